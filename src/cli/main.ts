@@ -1,0 +1,61 @@
+#!/usr/bin/env bun
+// The `lmcp` command: dispatches to a subcommand and maps failures to exit
+// codes (0 ok, 1 runtime failure, 2 usage or configuration error).
+import { ConfigError } from "../config/file.ts";
+import { versionLine } from "../version.ts";
+import { callCommand, callHelp } from "./call.ts";
+import { clientConfigCommand, clientConfigHelp } from "./client_config.ts";
+import { serveCommand, serveHelp } from "./serve.ts";
+import { tokenCommand, tokenHelp } from "./token.ts";
+
+const usage = `Usage: lmcp COMMAND [flags]
+
+Shell and file access for AI agents on your machines, over MCP.
+
+Commands:
+  serve          run this host's MCP server (HTTP at /mcp, or --stdio)
+  token          mint a token (--out FILE writes it with mode 0600)
+  client-config  print the client set-up (claude mcp add line, mcpServers JSON)
+  call TOOL      call one tool on a server, e.g. lmcp call shell '{"command":"uptime"}'
+
+Run \`lmcp COMMAND --help\` for a command's flags; \`lmcp --version\` for the version.
+`;
+
+const commands: Record<string, { run: (argv: string[]) => number | Promise<number>; help: string }> = {
+  serve: { run: serveCommand, help: serveHelp },
+  token: { run: tokenCommand, help: tokenHelp },
+  "client-config": { run: clientConfigCommand, help: clientConfigHelp },
+  call: { run: callCommand, help: callHelp },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V" || name === "version") {
+    process.stdout.write(`${versionLine}\n`);
+    return 0;
+  }
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    const topic = name === "help" && rest[0] ? commands[rest[0]] : undefined;
+    process.stdout.write(topic ? topic.help : usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`lmcp: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`lmcp: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`lmcp ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

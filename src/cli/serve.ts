@@ -1,0 +1,75 @@
+// `lmcp serve`: the per-host MCP server, over HTTP or stdio.
+import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { commonFlags, resolveServeSettings } from "../config/server.ts";
+import { exitOnSignals, startHttp } from "../http/listen.ts";
+import { logEvent } from "../http/log.ts";
+import { createMcpServer } from "../mcp/server.ts";
+import { serveTools } from "../tools/registry.ts";
+import { cleanExpiredSpool } from "../tools/spool.ts";
+import { platform, version } from "../version.ts";
+import { parseFlags } from "./args.ts";
+
+export const serveHelp = `Usage: lmcp serve [flags]
+
+Runs this host's MCP server: shell, shell_bg, read_file, write_file, edit_file,
+list_dir and search_files over Streamable HTTP at POST /mcp (or stdio).
+
+Flags (each beats its environment variable, which beats the config file):
+  --listen HOST:PORT    address to listen on [LMCP_LISTEN] (default 127.0.0.1:8765)
+  --config FILE         TOML config [LMCP_CONFIG] (default /etc/lmcp/lmcp.toml,
+                        else ~/.config/lmcp/lmcp.toml, if present)
+  --token-file FILE     accepted tokens, one per line [LMCP_TOKEN_FILE]; LMCP_TOKEN
+                        beats every file. Without either, a token is minted into
+                        ~/.config/lmcp/token (0600) on first start and reused.
+  --name NAME           instance name shown to clients [LMCP_NAME] (default: host name)
+  --tls-cert FILE       serve HTTPS with this certificate (needs --tls-key)
+  --tls-key FILE        the certificate's private key
+  --allow-origin ORIGIN browser Origin to allow (repeatable; default: none)
+  --allow-host HOST     extra Host header value to allow (repeatable)
+  --no-auth             turn auth off (warns on every start; never on a shared host)
+  --stdio               speak MCP over stdin/stdout instead of HTTP
+  -h, --help            this help
+
+Signals: SIGHUP re-reads the token file; SIGTERM/SIGINT finish calls in flight, then exit 0.
+`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("serve", argv, { ...commonFlags, stdio: { type: "boolean" } });
+  if (values.help) {
+    process.stdout.write(serveHelp);
+    return 0;
+  }
+  const settings = resolveServeSettings(values);
+  mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
+  cleanExpiredSpool(settings.stateDir);
+  setInterval(() => cleanExpiredSpool(settings.stateDir), 3600_000).unref();
+
+  const mcp = createMcpServer({
+    name: settings.name,
+    title: `lmcp on ${settings.name}`,
+    version,
+    instructions:
+      `Shell and file access on host ${settings.name} (${platform}, hostname ${hostname()}). ` +
+      "Paths are on that host; relative paths start at the home directory of the user lmcp runs as. " +
+      "Use shell for commands that finish within timeout_s, shell_bg for longer jobs; page long files with read_file offset/limit.",
+    tools: serveTools,
+    context: { limits: settings.limits, stateDir: settings.stateDir },
+  });
+
+  if (values.stdio) {
+    const transport = new StdioServerTransport();
+    const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
+    await mcp.connect(transport);
+    logEvent(`lmcp serve "${settings.name}" speaking MCP on stdio`);
+    process.stdin.on("end", () => void transport.close());
+    await closed;
+    return 0;
+  }
+
+  const running = await startHttp({ settings, mcp });
+  exitOnSignals(running);
+  await new Promise(() => {}); // serve until a signal ends the process
+  return 0;
+}

@@ -1,0 +1,166 @@
+// Settings of `lmcp serve` (and the parts `lmcp hub` shares), merged with the
+// precedence flag > environment > config file > default, each value checked.
+import { hostname as osHostname } from "node:os";
+import { resolve } from "node:path";
+import { z } from "zod";
+import type { ToolLimits } from "../tools/tool.ts";
+import { ConfigError, loadConfigFile } from "./file.ts";
+import { type Role, defaultConfigFile, defaultTokenFile, userStateDir } from "./paths.ts";
+
+const positiveInt = z.int().positive();
+
+/** Keys both serve and hub accept in their config file. */
+export const commonFileShape = {
+  listen: z.string(),
+  token_file: z.string(),
+  name: z.string().min(1),
+  tls_cert: z.string(),
+  tls_key: z.string(),
+  allowed_origins: z.array(z.string()),
+  allowed_hosts: z.array(z.string()),
+  max_body_bytes: positiveInt,
+  shutdown_grace_s: positiveInt,
+  state_dir: z.string(),
+};
+
+export const serveFileSchema = z
+  .object({
+    ...commonFileShape,
+    max_output_bytes: positiveInt,
+    max_read_bytes: positiveInt,
+    max_timeout_s: positiveInt,
+  })
+  .partial()
+  .strict();
+
+/** The flags serve and hub share (util.parseArgs option shapes). */
+export const commonFlags = {
+  listen: { type: "string" },
+  config: { type: "string" },
+  "token-file": { type: "string" },
+  name: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "allow-origin": { type: "string", multiple: true },
+  "allow-host": { type: "string", multiple: true },
+  "no-auth": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export interface CommonFlagValues {
+  listen?: string;
+  config?: string;
+  "token-file"?: string;
+  name?: string;
+  "tls-cert"?: string;
+  "tls-key"?: string;
+  "allow-origin"?: string[];
+  "allow-host"?: string[];
+  "no-auth"?: boolean;
+}
+
+/** How requests are authenticated: a token from LMCP_TOKEN, a token file, or (explicitly) not at all. */
+export type AuthSetting =
+  | { mode: "none" }
+  | { mode: "env"; token: string }
+  | { mode: "file"; file: string; isDefault: boolean };
+
+export interface ServerSettings {
+  role: Role;
+  configFile: string | undefined;
+  hostname: string;
+  port: number;
+  name: string;
+  tls: { cert: string; key: string } | undefined;
+  allowedOrigins: string[];
+  allowedHosts: string[];
+  maxBodyBytes: number;
+  shutdownGraceS: number;
+  stateDir: string;
+  auth: AuthSetting;
+}
+
+export interface ServeSettings extends ServerSettings {
+  limits: ToolLimits;
+}
+
+export const defaultPort: Record<Role, number> = { serve: 8765, hub: 8766 };
+
+/** Parses `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces); `where` names the flag, variable or key for errors. */
+export function parseListen(value: string, where: string): { hostname: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new ConfigError(`${where}: "${value}" is not a listen address; use HOST:PORT, e.g. 127.0.0.1:8765, [::1]:8765 or 0.0.0.0:8765`);
+  }
+  const host = m[1] ?? m[2] ?? "";
+  return { hostname: host === "" ? "0.0.0.0" : host, port };
+}
+
+/** The value and where it came from, for the first source that has one. */
+function pick<T>(...sources: [T | undefined, string][]): [T, string] | undefined {
+  for (const s of sources) if (s[0] !== undefined && s[0] !== "") return s as [T, string];
+  return undefined;
+}
+
+const env = (name: string): string | undefined => {
+  const v = process.env[name];
+  return v === undefined || v === "" ? undefined : v;
+};
+
+/** Loads the config file (named, or the default one if present) for a role. */
+export function locateConfig(role: Role, flag: string | undefined): string | undefined {
+  const named = pick<string>([flag, "--config"], [env("LMCP_CONFIG"), "LMCP_CONFIG"]);
+  return named ? resolve(named[0]) : defaultConfigFile(role);
+}
+
+type CommonFile = Partial<{ [K in keyof typeof commonFileShape]: z.output<(typeof commonFileShape)[K]> }>;
+
+/** The settings serve and hub share, from flags, environment and an already-validated file. */
+export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonFile, configFile: string | undefined): ServerSettings {
+  const fileWhere = (key: string) => `${configFile} key "${key}"`;
+  const listen = pick<string>([flags.listen, "--listen"], [env("LMCP_LISTEN"), "LMCP_LISTEN"], [file.listen, fileWhere("listen")]);
+  const { hostname, port } = listen ? parseListen(listen[0], listen[1]) : { hostname: "127.0.0.1", port: defaultPort[role] };
+
+  const tlsCert = flags["tls-cert"] ?? file.tls_cert;
+  const tlsKey = flags["tls-key"] ?? file.tls_key;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError("TLS needs both a certificate and a key: pass --tls-cert and --tls-key (or tls_cert and tls_key in the config file)");
+  }
+
+  let auth: AuthSetting;
+  const envToken = env("LMCP_TOKEN");
+  const tokenFile = pick<string>([flags["token-file"], "--token-file"], [env("LMCP_TOKEN_FILE"), "LMCP_TOKEN_FILE"], [file.token_file, "token_file"]);
+  if (flags["no-auth"]) auth = { mode: "none" };
+  else if (envToken) auth = { mode: "env", token: envToken };
+  else if (tokenFile) auth = { mode: "file", file: resolve(tokenFile[0]), isDefault: false };
+  else auth = { mode: "file", file: defaultTokenFile(role), isDefault: true };
+
+  return {
+    role,
+    configFile,
+    hostname,
+    port,
+    name: flags.name ?? env("LMCP_NAME") ?? file.name ?? osHostname(),
+    tls: tlsCert !== undefined && tlsKey !== undefined ? { cert: resolve(tlsCert), key: resolve(tlsKey) } : undefined,
+    allowedOrigins: flags["allow-origin"] ?? file.allowed_origins ?? [],
+    allowedHosts: (flags["allow-host"] ?? file.allowed_hosts ?? []).map((h) => h.toLowerCase()),
+    maxBodyBytes: file.max_body_bytes ?? 16 * 1024 * 1024,
+    shutdownGraceS: file.shutdown_grace_s ?? 10,
+    stateDir: resolve(file.state_dir ?? env("LMCP_STATE_DIR") ?? userStateDir()),
+    auth,
+  };
+}
+
+export function resolveServeSettings(flags: CommonFlagValues): ServeSettings {
+  const configFile = locateConfig("serve", flags.config);
+  const file = configFile ? loadConfigFile(configFile, serveFileSchema) : {};
+  return {
+    ...resolveCommon("serve", flags, file, configFile),
+    limits: {
+      maxOutputBytes: file.max_output_bytes ?? 32 * 1024,
+      maxReadBytes: file.max_read_bytes ?? 96 * 1024,
+      maxTimeoutS: file.max_timeout_s ?? 3600,
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// Runs an MCP server over HTTP for serve and hub alike: Bun.serve behind the
+// boundary checks, one log line per request, SIGHUP reload, graceful SIGTERM.
+import type { Server as McpServer } from "@modelcontextprotocol/sdk/server/index.js";
+import type { ServerSettings } from "../config/server.ts";
+import { CallTransport } from "../mcp/call_transport.ts";
+import { createEndpoint } from "../mcp/endpoint.ts";
+import { openAuth } from "./auth.ts";
+import { type BoundaryOptions, admit, corsHeaders, hostCheck, route, text } from "./boundary.ts";
+import { type RequestLog, flushLog, logEvent, logRequest } from "./log.ts";
+
+export interface RunningHttp {
+  url: string;
+  /** Stops accepting, waits (bounded) for calls in flight, then cancels the rest. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export interface HttpOptions {
+  settings: ServerSettings;
+  mcp: McpServer;
+  /** Extra SIGHUP work (the hub re-reads its registry); returns a line for the log. */
+  onReload?: () => string;
+}
+
+/** Long tool calls must not be cut by Bun's idle timeout once the body is in. */
+const IDLE_TIMEOUT_S = 30;
+
+export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promise<RunningHttp> {
+  const authState = openAuth(settings.auth);
+  const transport = new CallTransport();
+  await mcp.connect(transport);
+  const handleMcp = createEndpoint(transport);
+  const boundary: BoundaryOptions = {
+    auth: authState.auth,
+    allowedOrigins: new Set(settings.allowedOrigins.map((o) => o.toLowerCase())),
+    hostAllowed: hostCheck(settings.hostname, settings.allowedHosts),
+    maxBodyBytes: settings.maxBodyBytes,
+  };
+
+  const server = Bun.serve({
+    hostname: settings.hostname,
+    port: settings.port,
+    idleTimeout: IDLE_TIMEOUT_S,
+    // Bun's own cap would answer 413 before auth runs; ours (in the boundary) runs after auth, on
+    // Content-Length and then while streaming, so an unauthenticated body is never read at all.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    ...(settings.tls ? { tls: { cert: Bun.file(settings.tls.cert), key: Bun.file(settings.tls.key) } } : {}),
+    async fetch(req, srv) {
+      const started = performance.now();
+      const ip = srv.requestIP(req);
+      const log: RequestLog = { client: ip ? (ip.family === "IPv6" ? `[${ip.address}]:${ip.port}` : `${ip.address}:${ip.port}`) : "-", status: 0, outcome: "ok" };
+      let res: Response;
+      try {
+        res = route(req, log) ?? (await answerMcp(req, srv, log));
+      } catch (err) {
+        log.outcome = "internal_error";
+        logEvent(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        res = text(500, "internal error (a bug in lmcp; the server keeps running)");
+      }
+      log.status = res.status;
+      if (log.settled) log.settled.then(() => logRequest(log, started));
+      else logRequest(log, started);
+      return res;
+    },
+    error(err) {
+      logEvent(`error: ${err.stack ?? err.message}`);
+      return text(500, "internal error");
+    },
+  });
+
+  async function answerMcp(req: Request, srv: Bun.Server<undefined>, log: RequestLog): Promise<Response> {
+    const admitted = await admit(req, boundary, log);
+    if (admitted instanceof Response) return admitted;
+    srv.timeout(req, 0);
+    const headers = admitted.corsOrigin ? corsHeaders(admitted.corsOrigin) : {};
+    return handleMcp(admitted, req, log, headers);
+  }
+
+  const scheme = settings.tls ? "https" : "http";
+  const shownHost = server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const url = `${scheme}://${shownHost}:${server.port}/mcp`;
+
+  process.on("SIGHUP", () => {
+    logEvent(`SIGHUP: ${authState.reload()}`);
+    if (onReload) logEvent(`SIGHUP: ${onReload()}`);
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason: string) => {
+    stopping ??= (async () => {
+      logEvent(`${reason}: no longer accepting; waiting up to ${settings.shutdownGraceS}s for ${transport.size} call(s) in flight`);
+      const drained = server.stop(false).then(() => true);
+      const timer = new Promise<boolean>((r) => setTimeout(() => r(false), settings.shutdownGraceS * 1000).unref());
+      if (!(await Promise.race([drained, timer]))) {
+        logEvent(`${reason}: grace period over; cancelling ${transport.size} call(s)`);
+        transport.cancelAll("server shutting down");
+        await server.stop(true);
+      }
+      flushLog();
+    })();
+    return stopping;
+  };
+
+  const role = settings.role === "hub" ? "hub" : "serve";
+  logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`lmcp client-config\` to set up a client`);
+  if (!authState.auth) logEvent("WARNING: auth is off (--no-auth); every request is accepted");
+  return { url, shutdown };
+}
+
+/** SIGTERM and SIGINT end the process cleanly after in-flight calls finish. */
+export function exitOnSignals(running: RunningHttp): void {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      running.shutdown(signal).then(() => process.exit(0));
+    });
+  }
+}

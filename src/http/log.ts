@@ -1,0 +1,48 @@
+// One line per request on stderr, buffered and flushed on the next tick so
+// logging costs little under load. Tokens and file contents never reach here.
+
+export interface RequestLog {
+  client: string;
+  method?: string;
+  tool?: string;
+  host?: string;
+  via?: string;
+  status: number;
+  outcome: string;
+  /** Set by a streamed reply: the line is written when the stream ends. */
+  settled?: Promise<void>;
+}
+
+let pending: string[] = [];
+let scheduled = false;
+
+function flush(): void {
+  scheduled = false;
+  if (pending.length === 0) return;
+  const text = pending.join("");
+  pending = [];
+  process.stderr.write(text);
+}
+
+/** Quotes a value only when it needs it, logfmt style. */
+const field = (k: string, v: string | undefined) => (v === undefined ? "" : ` ${k}=${/^[\w./:@[\]-]+$/.test(v) ? v : JSON.stringify(v)}`);
+
+export function logRequest(entry: RequestLog, startedAt: number): void {
+  const ms = (performance.now() - startedAt).toFixed(2);
+  pending.push(
+    `${new Date().toISOString()} client=${entry.client}${field("method", entry.method)}${field("tool", entry.tool)}` +
+      `${field("host", entry.host)}${field("via", entry.via)} status=${entry.status} outcome=${entry.outcome} ms=${ms}\n`,
+  );
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flush);
+  }
+}
+
+/** A free-form operational message (start-up, reloads, warnings), written at once. */
+export function logEvent(message: string): void {
+  flush();
+  process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+export const flushLog = flush;

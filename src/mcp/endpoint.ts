@@ -1,0 +1,136 @@
+// POST /mcp after the boundary admitted it: parse and validate JSON-RPC with the
+// SDK's schemas, hand requests to the shared server, and answer as JSON or, when
+// the client wants progress, as an SSE stream that carries the notifications.
+import {
+  type JSONRPCMessage,
+  JSONRPCMessageSchema,
+  type JSONRPCNotification,
+  type JSONRPCRequest,
+  type MessageExtraInfo,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { type Admitted, jsonRpcError } from "../http/boundary.ts";
+import type { RequestLog } from "../http/log.ts";
+import type { CallTransport } from "./call_transport.ts";
+
+const MAX_BATCH = 100;
+const encoder = new TextEncoder();
+
+/** What the log line says about a reply. */
+function outcomeOf(reply: JSONRPCMessage): string {
+  if (isJSONRPCErrorResponse(reply)) return `rpc_error_${reply.error.code}`;
+  const result = (reply as { result?: { isError?: boolean } }).result;
+  return result?.isError ? "tool_error" : "ok";
+}
+
+/** The client asked for a stream: it accepts SSE and either wants progress or does not accept JSON. */
+function wantsStream(accept: string, request: JSONRPCRequest): boolean {
+  if (!accept.includes("text/event-stream")) return false;
+  const meta = (request.params as { _meta?: { progressToken?: unknown } } | undefined)?._meta;
+  return meta?.progressToken !== undefined || !/application\/json|\*\/\*/.test(accept);
+}
+
+const sseEvent = (message: JSONRPCMessage) => encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+
+export function createEndpoint(transport: CallTransport) {
+  return async function handleMcp(admitted: Admitted, req: Request, log: RequestLog, headers: Record<string, string>): Promise<Response> {
+    const accept = req.headers.get("accept") ?? "*/*";
+    if (!/application\/json|text\/event-stream|\*\/\*|application\/\*/.test(accept)) {
+      log.outcome = "not_acceptable";
+      return jsonRpcError(406, -32000, "Not Acceptable: accept application/json or text/event-stream", headers);
+    }
+    const version = req.headers.get("mcp-protocol-version");
+    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      log.outcome = "bad_protocol_version";
+      return jsonRpcError(400, -32000, `Bad Request: unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}`, headers);
+    }
+
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(admitted.body);
+    } catch (err) {
+      log.outcome = "parse_error";
+      return jsonRpcError(400, -32700, `Parse error: ${(err as Error).message}`, headers);
+    }
+    const batch = Array.isArray(parsed);
+    const items: unknown[] = batch ? (parsed as unknown[]) : [parsed];
+    if (items.length === 0 || items.length > MAX_BATCH) {
+      log.outcome = "invalid_request";
+      return jsonRpcError(400, -32600, `Invalid Request: a batch must hold 1 to ${MAX_BATCH} messages`, headers);
+    }
+    const messages: JSONRPCMessage[] = [];
+    for (const item of items) {
+      const checked = JSONRPCMessageSchema.safeParse(item);
+      if (!checked.success) {
+        log.outcome = "invalid_request";
+        return jsonRpcError(400, -32600, `Invalid Request: not a JSON-RPC 2.0 message: ${z.prettifyError(checked.error)}`, headers);
+      }
+      messages.push(checked.data);
+    }
+
+    const extra: MessageExtraInfo = { authInfo: { token: "", clientId: `token-${admitted.identity}`, scopes: [] } };
+    const requests: JSONRPCRequest[] = [];
+    for (const message of messages) {
+      if (isJSONRPCRequest(message)) requests.push(message);
+      else if (isJSONRPCNotification(message)) transport.notify(message, admitted.identity, extra);
+      // Responses from the client answer nothing here: the server sends no requests.
+    }
+    const first = requests[0] ?? messages[0];
+    if (first && "method" in first) {
+      log.method = first.method;
+      const params = first.params as { name?: unknown } | undefined;
+      if (first.method === "tools/call" && typeof params?.name === "string") log.tool = params.name;
+    }
+    if (!first || requests.length === 0) {
+      log.outcome = "accepted";
+      return new Response(null, { status: 202, headers });
+    }
+
+    if (!batch && wantsStream(accept, first as JSONRPCRequest)) return stream(first as JSONRPCRequest);
+
+    const replies = await Promise.all(requests.map((r) => transport.request(r, admitted.identity, extra, undefined, req.signal)));
+    log.outcome = replies.length === 1 ? outcomeOf(replies[0]!) : replies.map(outcomeOf).join(",");
+    return new Response(JSON.stringify(batch ? replies : replies[0]), {
+      status: 200,
+      headers: { "content-type": "application/json", ...headers },
+    });
+
+    function stream(request: JSONRPCRequest): Response {
+      const abort = new AbortController();
+      let settle: () => void = () => {};
+      log.settled = new Promise<void>((r) => (settle = r));
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          const onNotification = (n: JSONRPCNotification) => {
+            try {
+              controller.enqueue(sseEvent(n));
+            } catch {
+              // the client went away; the reply below is dropped the same way
+            }
+          };
+          transport.request(request, admitted.identity, extra, onNotification, AbortSignal.any([abort.signal, req.signal])).then((reply) => {
+            log.outcome = outcomeOf(reply);
+            try {
+              controller.enqueue(sseEvent(reply));
+              controller.close();
+            } catch {
+              // already closed by a disconnect
+            }
+            settle();
+          });
+        },
+        cancel() {
+          abort.abort();
+        },
+      });
+      return new Response(body, {
+        status: 200,
+        headers: { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers },
+      });
+    }
+  };
+}

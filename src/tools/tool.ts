@@ -1,0 +1,84 @@
+// What a tool is: its schemas, annotations and handler, kept together so the
+// server, the hub's remote_* tools and the docs all derive from one object.
+import type { z } from "zod";
+
+/** MCP tool annotations (hints for clients; see the MCP spec's ToolAnnotations). */
+export interface ToolAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/** Server settings a tool may need; filled from config (see src/config). */
+export interface ToolLimits {
+  /** Per stream, for shell output kept in the reply (default 32 KiB). */
+  maxOutputBytes: number;
+  /** Upper bound for shell timeout_s (default 3600). */
+  maxTimeoutS: number;
+  /** Cap on a read_file reply (default 96 KiB). */
+  maxReadBytes: number;
+}
+
+/** Everything a handler gets besides its arguments. */
+export interface ToolContext {
+  /** Aborted when the client cancels the call or disconnects. */
+  signal: AbortSignal;
+  /** Sends a progress notification when the client asked for progress; a no-op otherwise. */
+  progress: (message: string, progress: number, total?: number) => Promise<void>;
+  limits: ToolLimits;
+  /** Where lmcp keeps spool files and shell_bg job records (created on demand). */
+  stateDir: string;
+}
+
+/** A handler's answer: data for structuredContent plus readable text, or a failure the agent can act on. */
+export type ToolOutcome<O> =
+  | { ok: true; data: O; text: string }
+  | { ok: false; error: string };
+
+export const ok = <O>(data: O, text: string): ToolOutcome<O> => ({ ok: true, data, text });
+export const fail = (error: string): ToolOutcome<never> => ({ ok: false, error });
+
+export interface ToolDef<In extends z.ZodObject = z.ZodObject, Out extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  input: In;
+  output: Out;
+  annotations: ToolAnnotations;
+  run(args: z.output<In>, ctx: ToolContext): Promise<ToolOutcome<z.output<Out>>>;
+}
+
+/** Keeps each tool file's types precise; `run` is a method, so a precise tool still fits a `ToolDef[]` list. */
+export function defineTool<In extends z.ZodObject, Out extends z.ZodObject>(def: ToolDef<In, Out>): ToolDef<In, Out> {
+  return def;
+}
+
+/** The message every handler uses for an unexpected filesystem error: says what and where. */
+export function describeError(err: unknown): string {
+  if (err && typeof err === "object" && "code" in err) {
+    const e = err as NodeJS.ErrnoException;
+    const where = e.path ? `${e.path}: ` : "";
+    switch (e.code) {
+      case "ENOENT":
+        return `${where}no such file or directory`;
+      case "EACCES":
+      case "EPERM":
+        return `${where}permission denied (lmcp runs as uid ${process.getuid?.() ?? "?"})`;
+      case "EISDIR":
+        return `${where}is a directory; use list_dir or search_files`;
+      case "ENOTDIR":
+        return `${where}a component of the path is not a directory`;
+      case "ELOOP":
+        return `${where}too many levels of symbolic links`;
+      case "ENOSPC":
+        return `${where}no space left on device`;
+      case "EROFS":
+        return `${where}read-only file system`;
+      default:
+        return `${where}${e.message}`;
+    }
+  }
+  return err instanceof Error ? err.message : String(err);
+}
