@@ -1,0 +1,122 @@
+// list_dir: a directory's entries with type, size, time and mode, like
+// `LC_ALL=C ls -la` but as data; symlinks are shown as links, with targets.
+import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { describePathError, resolveUserPath } from "./paths.ts";
+import { defineTool, fail, ok } from "./tool.ts";
+
+const input = z.object({
+  path: z.string().min(1).describe("Directory to list: absolute, or relative to the home directory of the user lmcp runs as; ~ expands to that home."),
+  all: z.boolean().default(false).describe("Include entries whose name starts with a dot (default false)."),
+  max_entries: z.number().int().min(1).max(100_000).default(1000).describe("Return at most this many entries, the first in name order (default 1000)."),
+});
+
+const entryType = z.enum(["file", "dir", "symlink", "other"]);
+
+const entry = z.object({
+  name: z.string(),
+  type: entryType.describe("The entry itself, not what a symlink points to."),
+  size: z.number().describe("Bytes (for a symlink, the length of its target path)."),
+  mtime: z.string().describe("Last modification, ISO 8601 UTC."),
+  mode: z.string().describe('Permission bits in octal, like "0644".'),
+  target: z.string().optional().describe("Where a symlink points (its text, as readlink shows it)."),
+});
+
+const output = z.object({
+  path: z.string().describe("The directory listed, as an absolute path."),
+  entries: z.array(entry),
+  total: z.number().describe("Entries in the directory (after the dot-file filter), before max_entries."),
+  truncated: z.boolean().describe("True when max_entries left entries out."),
+});
+
+type Entry = z.output<typeof entry>;
+
+function typeOf(st: Stats): Entry["type"] {
+  if (st.isSymbolicLink()) return "symlink";
+  if (st.isDirectory()) return "dir";
+  if (st.isFile()) return "file";
+  return "other";
+}
+
+const TYPE_CHAR: Record<string, string> = { file: "-", dir: "d", symlink: "l" };
+
+/** `-rwxr-xr-x` from a type and mode bits, with setuid/setgid/sticky as ls shows them. */
+export function modeString(type: Entry["type"], st: Stats): string {
+  const m = st.mode;
+  let t = TYPE_CHAR[type] ?? "?";
+  if (type === "other") t = st.isFIFO() ? "p" : st.isSocket() ? "s" : st.isBlockDevice() ? "b" : st.isCharacterDevice() ? "c" : "?";
+  const rwx = (bits: number, special: boolean, specialChar: string) =>
+    (bits & 4 ? "r" : "-") + (bits & 2 ? "w" : "-") + (special ? (bits & 1 ? specialChar : specialChar.toUpperCase()) : bits & 1 ? "x" : "-");
+  return t + rwx((m >> 6) & 7, (m & 0o4000) !== 0, "s") + rwx((m >> 3) & 7, (m & 0o2000) !== 0, "s") + rwx(m & 7, (m & 0o1000) !== 0, "t");
+}
+
+function describeEntry(dir: string, name: string): { entry: Entry; line: string } | undefined {
+  let st: Stats;
+  try {
+    st = lstatSync(join(dir, name));
+  } catch {
+    return undefined; // gone since readdir
+  }
+  const type = typeOf(st);
+  const e: Entry = {
+    name,
+    type,
+    size: st.size,
+    mtime: st.mtime.toISOString(),
+    mode: (st.mode & 0o7777).toString(8).padStart(4, "0"),
+  };
+  if (type === "symlink") {
+    try {
+      e.target = readlinkSync(join(dir, name));
+    } catch {
+      // Unreadable link: listed without a target.
+    }
+  }
+  const when = e.mtime.slice(0, 16).replace("T", " ");
+  const suffix = type === "dir" ? "/" : e.target !== undefined ? ` -> ${e.target}` : "";
+  return { entry: e, line: `${modeString(type, st)} ${String(st.size).padStart(10)} ${when} ${name}${suffix}` };
+}
+
+export const listDir = defineTool({
+  name: "list_dir",
+  title: "List directory",
+  description:
+    "Lists a directory's entries sorted by name, each with type (file, dir, symlink, other), size, mtime, mode and a symlink's target. " +
+    "Dot files are hidden unless all is true; at most max_entries (default 1000) are returned. To find files deeper down, use search_files.",
+  input,
+  output,
+  annotations: { title: "List directory", readOnlyHint: true, openWorldHint: false },
+  async run(args) {
+    const path = resolveUserPath(args.path);
+    try {
+      const st = statSync(path);
+      if (!st.isDirectory()) {
+        return fail(st.isFile() ? `${path} is a file, not a directory; use read_file to read it` : `${path} is not a directory`);
+      }
+      const allNames = readdirSync(path);
+      const names = args.all ? allNames : allNames.filter((n) => !n.startsWith("."));
+      const hidden = allNames.length - names.length;
+      names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      let total = names.length;
+      const entries: Entry[] = [];
+      const lines: string[] = [];
+      for (const name of names) {
+        if (entries.length >= args.max_entries) break;
+        const d = describeEntry(path, name);
+        if (!d) {
+          total--;
+          continue;
+        }
+        entries.push(d.entry);
+        lines.push(d.line);
+      }
+      const truncated = total > entries.length;
+      const header = `${path}: ${total} ${total === 1 ? "entry" : "entries"}${hidden > 0 ? ` (${hidden} dot ${hidden === 1 ? "entry" : "entries"} hidden; pass all: true to see them)` : ""}`;
+      const note = truncated ? `\n[lmcp: first ${entries.length} of ${total} entries shown; pass a larger max_entries, or use search_files to narrow down]` : "";
+      return ok({ path, entries, total, truncated }, [header, ...lines].join("\n") + note);
+    } catch (err) {
+      return fail(`cannot list: ${describePathError(err)}`);
+    }
+  },
+});

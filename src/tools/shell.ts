@@ -1,0 +1,230 @@
+// shell: runs one command to completion in its own process group, with a
+// timeout, bounded output (head and tail, full copy spooled) and progress.
+import { statSync } from "node:fs";
+import { homedir } from "node:os";
+import { constants as osConstants } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { decodeUtf8 } from "./output_cut.ts";
+import { commandShell, terminateGroup } from "./process_group.ts";
+import { newSpoolId, StreamCapture } from "./spool.ts";
+import { defineTool, describeError, fail, ok } from "./tool.ts";
+
+const DEFAULT_TIMEOUT_S = 120;
+const PROGRESS_EVERY_MS = 5000;
+/** After the shell exits, how long to keep reading pipes a background child may hold open. */
+const PIPE_GRACE_MS = 200;
+
+/** `~` and `~/x` expand to the home dir; a relative path is taken from the home dir, where commands start by default. */
+export function resolveCwd(cwd: string | undefined): { path: string } | { error: string } {
+  const home = homedir();
+  const path = !cwd || cwd === "~" ? home : cwd.startsWith("~/") ? join(home, cwd.slice(2)) : resolve(home, cwd);
+  try {
+    if (!statSync(path).isDirectory()) {
+      return { error: `cwd ${path} is not a directory; pass a directory, or leave cwd out to run in ${home}` };
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      return { error: `cwd ${path} does not exist; pass an existing directory, or leave cwd out to run in ${home}` };
+    }
+    return { error: `cannot use cwd: ${describeError(err)}` };
+  }
+  return { path };
+}
+
+/** The server's environment with the caller's variables on top. lmcp's own token is not passed on. */
+export function commandEnv(extra: Record<string, string> | undefined): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, ...extra };
+  if (!extra || !("LMCP_TOKEN" in extra)) delete env.LMCP_TOKEN;
+  return env;
+}
+
+function signalName(sig: NodeJS.Signals | number | null): string | null {
+  if (sig === null || typeof sig === "string") return sig;
+  const entry = Object.entries(osConstants.signals).find(([, n]) => n === sig);
+  return entry ? entry[0] : `signal ${sig}`;
+}
+
+/** The last non-empty line of recent output, short enough for a progress message. */
+function lastLine(recent: Uint8Array): string {
+  const lines = decodeUtf8(recent).split(/\r\n|\r|\n/).map((l) => l.trim()).filter(Boolean);
+  const line = lines.at(-1) ?? "";
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
+
+/** Reads a pipe into `capture` until EOF or `stop()`; `stop` also releases the pipe. */
+function pump(stream: ReadableStream<Uint8Array>, capture: StreamCapture, onChunk: (c: Uint8Array) => void) {
+  const reader = stream.getReader();
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        capture.push(value);
+        onChunk(value);
+      }
+    } catch {
+      // A cancelled or broken pipe ends the output; what arrived is kept.
+    }
+  })();
+  const stop = async () => {
+    await reader.cancel().catch(() => undefined);
+    await done;
+  };
+  return { done, stop };
+}
+
+const input = z.object({
+  command: z.string().min(1).describe("Shell command line, run with `bash -c` (or `/bin/sh -c` where bash is missing)."),
+  cwd: z
+    .string()
+    .optional()
+    .describe("Directory to run in. Default: the home directory of the user lmcp runs as; `~` expands, relative paths start from home."),
+  timeout_s: z
+    .number()
+    .positive()
+    .optional()
+    .describe(
+      `Seconds before the command's whole process group is killed (SIGTERM, then SIGKILL 2 s later). Default ${DEFAULT_TIMEOUT_S}; the server sets a maximum. Use shell_bg for longer jobs.`,
+    ),
+  env: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Extra environment variables, set on top of the server's environment."),
+  stdin: z
+    .string()
+    .optional()
+    .describe("Text written to the command's standard input, which is then closed. Without it, stdin is /dev/null."),
+});
+
+const output = z.object({
+  exit_code: z.number().int().nullable().describe("The command's exit code; null when it was ended by a signal."),
+  signal: z.string().nullable().describe("Name of the signal that ended the command (e.g. SIGTERM), or null."),
+  stdout: z.string().describe("Standard output as UTF-8 (invalid bytes shown as U+FFFD); if cut, head and tail with a marker line between."),
+  stderr: z.string().describe("Standard error, kept and cut the same way as stdout."),
+  timed_out: z.boolean().describe("True when timeout_s ran out and the process group was killed."),
+  cancelled: z.boolean().describe("True when the client cancelled the call and the process group was killed."),
+  truncated: z.boolean().describe("True when stdout or stderr was cut to fit the server's per-stream limit."),
+  duration_ms: z.number().int().describe("Wall-clock time from start to the end of the command, in milliseconds."),
+  full_output_path: z
+    .string()
+    .optional()
+    .describe("Set when stdout was cut: spool file holding the complete stdout (page it with read_file; kept 24 h, at most 256 MiB)."),
+  full_stderr_path: z
+    .string()
+    .optional()
+    .describe("Set when stderr was cut: spool file holding the complete stderr, like full_output_path."),
+});
+
+export const shell = defineTool({
+  name: "shell",
+  title: "Run a shell command",
+  description:
+    `Runs a command with bash in its own process group and returns exit code, stdout and stderr; waits at most timeout_s (default ${DEFAULT_TIMEOUT_S}) and then kills the group. ` +
+    "Each stream's reply is capped (head and tail kept, the full output saved to a file named in full_output_path); use shell_bg for long-running jobs.",
+  input,
+  output,
+  annotations: { title: "Run a shell command", destructiveHint: true, readOnlyHint: false, openWorldHint: true },
+  async run(args, ctx) {
+    const timeoutS = args.timeout_s ?? DEFAULT_TIMEOUT_S;
+    if (!(timeoutS > 0)) return fail("timeout_s must be more than 0 seconds");
+    if (timeoutS > ctx.limits.maxTimeoutS) {
+      return fail(
+        `timeout_s ${timeoutS} is above this server's maximum of ${ctx.limits.maxTimeoutS} s; use shell_bg for longer jobs and follow them with shell_bg_status`,
+      );
+    }
+    const cwd = resolveCwd(args.cwd);
+    if ("error" in cwd) return fail(cwd.error);
+    if (ctx.signal.aborted) return fail("the call was cancelled before the command started");
+
+    const sh = commandShell();
+    const started = performance.now();
+    let proc: Bun.Subprocess<Blob | "ignore", "pipe", "pipe">;
+    try {
+      proc = Bun.spawn([sh.path, "-c", args.command], {
+        cwd: cwd.path,
+        env: commandEnv(args.env),
+        // setsid(): the command leads a new session and process group, so the whole group can be signalled.
+        detached: true,
+        stdin: args.stdin === undefined ? "ignore" : new Blob([args.stdin]),
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    } catch (err) {
+      return fail(`could not start ${sh.path}: ${describeError(err)}`);
+    }
+    const pgid = proc.pid;
+
+    const spoolId = newSpoolId();
+    const max = ctx.limits.maxOutputBytes;
+    const out = new StreamCapture(max, ctx.stateDir, "stdout", spoolId);
+    const err = new StreamCapture(max, ctx.stateDir, "stderr", spoolId);
+    let recent: Uint8Array = new Uint8Array(0);
+    const remember = (chunk: Uint8Array) => {
+      if (chunk.length > 0) recent = chunk.slice(-512);
+    };
+    const outPump = pump(proc.stdout, out, remember);
+    const errPump = pump(proc.stderr, err, remember);
+
+    let timedOut = false;
+    let cancelled = false;
+    let killing: Promise<boolean> | undefined;
+    const killGroup = () => {
+      killing ??= terminateGroup(pgid);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, Math.min(timeoutS * 1000, 2 ** 31 - 1)); // setTimeout's own maximum (~24.8 days)
+    const onAbort = () => {
+      cancelled = true;
+      killGroup();
+    };
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    const progress = setInterval(() => {
+      const secs = Math.round((performance.now() - started) / 1000);
+      const line = lastLine(recent);
+      ctx.progress(`running ${secs}s${line ? `: ${line}` : ""}`, secs).catch(() => undefined);
+    }, PROGRESS_EVERY_MS);
+
+    try {
+      await proc.exited;
+    } finally {
+      clearTimeout(timer);
+      clearInterval(progress);
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    // A background child may hold the pipes open for ever: read on briefly, then let go.
+    const drained = Promise.all([outPump.done, errPump.done]);
+    await Promise.race([drained, Bun.sleep(PIPE_GRACE_MS)]);
+    await Promise.all([outPump.stop(), errPump.stop()]);
+
+    const stdout = out.finish();
+    const stderr = err.finish();
+    const data: z.output<typeof output> = {
+      exit_code: proc.signalCode !== null ? null : proc.exitCode,
+      signal: signalName(proc.signalCode),
+      stdout: stdout.text,
+      stderr: stderr.text,
+      timed_out: timedOut,
+      cancelled: cancelled && !timedOut,
+      truncated: stdout.cut || stderr.cut,
+      duration_ms: durationMs,
+    };
+    if (stdout.fullPath) data.full_output_path = stdout.fullPath;
+    if (stderr.fullPath) data.full_stderr_path = stderr.fullPath;
+    return ok(data, renderText(data, timeoutS));
+  },
+});
+
+function renderText(d: z.output<typeof output>, timeoutS: number): string {
+  const withNewline = (s: string) => (s === "" || s.endsWith("\n") ? s : `${s}\n`);
+  let text = withNewline(d.stdout);
+  if (d.stderr) text += `[stderr]\n${withNewline(d.stderr)}`;
+  if (d.timed_out) text += `[timed out after ${timeoutS} s; process group killed · ${d.duration_ms} ms]`;
+  else if (d.cancelled) text += `[cancelled by the client; process group killed · ${d.duration_ms} ms]`;
+  else if (d.signal) text += `[killed by ${d.signal} · ${d.duration_ms} ms]`;
+  else text += `[exit ${d.exit_code} · ${d.duration_ms} ms]`;
+  return text;
+}

@@ -1,0 +1,102 @@
+// shell_bg: starts a detached job that outlives this call and this server; its
+// record, log and exit status live on disk (see jobs.ts).
+import { closeSync, openSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { JOB_WRAPPER_SCRIPT, jobPaths, newJobId, writeJobRecord } from "./jobs.ts";
+import { commandShell, terminateGroup } from "./process_group.ts";
+import { commandEnv, resolveCwd } from "./shell.ts";
+import { ensurePrivateDir } from "./spool.ts";
+import { defineTool, describeError, fail, ok } from "./tool.ts";
+
+const input = z.object({
+  command: z.string().min(1).describe("Shell command line, run with `bash -c` (or `/bin/sh -c` where bash is missing)."),
+  cwd: z
+    .string()
+    .optional()
+    .describe("Directory to run in. Default: the home directory of the user lmcp runs as; `~` expands, relative paths start from home."),
+  env: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe("Extra environment variables, set on top of the server's environment."),
+  log_path: z
+    .string()
+    .optional()
+    .describe(
+      "File that receives stdout and stderr (appended; created with mode 0600). Default: a log in lmcp's state dir, returned as log_path. `~` expands; relative paths start from cwd.",
+    ),
+});
+
+const output = z.object({
+  job_id: z.string().describe("Id for shell_bg_status and shell_bg_kill."),
+  pid: z.number().int().describe("Pid of the job's leader, which is also its process group id."),
+  log_path: z.string().describe("File receiving the job's stdout and stderr; page it with read_file or see its tail with shell_bg_status."),
+  started_at: z.string().describe("Start time, ISO 8601 (UTC)."),
+});
+
+function resolveLogPath(logPath: string, cwd: string): string {
+  if (logPath === "~") return homedir();
+  return logPath.startsWith("~/") ? join(homedir(), logPath.slice(2)) : resolve(cwd, logPath);
+}
+
+export const shellBg = defineTool({
+  name: "shell_bg",
+  title: "Start a background job",
+  description:
+    "Starts a command as a detached job (own session, stdin /dev/null, stdout and stderr appended to a log file) and returns at once with a job_id. " +
+    "The job survives this call and a restart of the server; follow it with shell_bg_status and stop it with shell_bg_kill.",
+  input,
+  output,
+  annotations: { title: "Start a background job", destructiveHint: true, readOnlyHint: false, openWorldHint: true },
+  async run(args, ctx) {
+    const cwd = resolveCwd(args.cwd);
+    if ("error" in cwd) return fail(cwd.error);
+    const jobId = newJobId();
+    const paths = jobPaths(ctx.stateDir, jobId);
+    try {
+      ensurePrivateDir(paths.dir);
+    } catch (err) {
+      return fail(`cannot create the job directory: ${describeError(err)}`);
+    }
+    const logPath = args.log_path === undefined ? paths.log : resolveLogPath(args.log_path, cwd.path);
+    let logFd: number;
+    try {
+      logFd = openSync(logPath, "a", 0o600);
+    } catch (err) {
+      return fail(`cannot open log_path: ${describeError(err)}; pass a writable file path or leave log_path out`);
+    }
+
+    const startedAt = new Date().toISOString();
+    let pid: number;
+    try {
+      const proc = Bun.spawn(["/bin/sh", "-c", JOB_WRAPPER_SCRIPT, "lmcp-job", commandShell().path, args.command, paths.exit], {
+        cwd: cwd.path,
+        env: commandEnv(args.env),
+        // setsid(): the wrapper leads a new session and process group, detached from the server.
+        detached: true,
+        stdio: ["ignore", logFd, logFd],
+      });
+      proc.unref();
+      pid = proc.pid;
+    } catch (err) {
+      return fail(`could not start the job: ${describeError(err)}`);
+    } finally {
+      closeSync(logFd);
+    }
+
+    const record = { job_id: jobId, pid, command: args.command, cwd: cwd.path, log_path: logPath, started_at: startedAt };
+    try {
+      writeJobRecord(ctx.stateDir, record);
+    } catch (err) {
+      // A job nobody can find or stop must not be left running.
+      await terminateGroup(pid);
+      return fail(`could not record the job, so it was stopped: ${describeError(err)}`);
+    }
+    const data = { job_id: jobId, pid, log_path: logPath, started_at: startedAt };
+    return ok(
+      data,
+      `started job ${jobId} (pid ${pid}) in ${cwd.path}\nlog: ${logPath}\nfollow it with shell_bg_status {"job_id": "${jobId}"}`,
+    );
+  },
+});

@@ -1,0 +1,155 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { atomicWrite, WriteRefused } from "../../src/tools/atomic_write.ts";
+import { tempDir } from "../helpers/context.ts";
+
+const dirs: string[] = [];
+const fresh = () => {
+  const d = tempDir();
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const bytes = (s: string) => Buffer.from(s, "utf8");
+const tempsIn = (dir: string) => readdirSync(dir).filter((n) => n.includes(".lmcp-tmp-"));
+
+describe("atomicWrite", () => {
+  test("creates a new file with mode 0644 and reports it as created", async () => {
+    const d = fresh();
+    const p = join(d, "new.txt");
+    const r = await atomicWrite(p, bytes("hello\n"), { createDirs: false });
+    expect(r).toEqual({ path: p, bytes: 6, created: true });
+    expect(readFileSync(p, "utf8")).toBe("hello\n");
+    expect(statSync(p).mode & 0o7777).toBe(0o644);
+    expect(tempsIn(d)).toEqual([]);
+  });
+
+  test("replaces an existing file and keeps its mode", async () => {
+    const d = fresh();
+    const p = join(d, "f");
+    writeFileSync(p, "old");
+    chmodSync(p, 0o600);
+    const r = await atomicWrite(p, bytes("new content"), { createDirs: false });
+    expect(r.created).toBe(false);
+    expect(readFileSync(p, "utf8")).toBe("new content");
+    expect(statSync(p).mode & 0o7777).toBe(0o600);
+  });
+
+  test("applies an explicit mode", async () => {
+    const d = fresh();
+    const p = join(d, "script.sh");
+    writeFileSync(p, "old");
+    await atomicWrite(p, bytes("#!/bin/sh\n"), { createDirs: false, mode: 0o755 });
+    expect(statSync(p).mode & 0o7777).toBe(0o755);
+  });
+
+  test("keeps the owner and group of an existing file (when running as root)", async () => {
+    const d = fresh();
+    const p = join(d, "owned");
+    writeFileSync(p, "old");
+    if (process.getuid?.() !== 0) {
+      console.warn("skipped: keeping another user's ownership needs root; this run is not root");
+      return;
+    }
+    chownSync(p, 65534, 65534);
+    await atomicWrite(p, bytes("new"), { createDirs: false });
+    const st = statSync(p);
+    expect([st.uid, st.gid]).toEqual([65534, 65534]);
+  });
+
+  test("writes through a symlink to its target and leaves the link a link", async () => {
+    const d = fresh();
+    const target = join(d, "real.txt");
+    const link = join(d, "link.txt");
+    writeFileSync(target, "old");
+    symlinkSync("real.txt", link);
+    const r = await atomicWrite(link, bytes("via link"), { createDirs: false });
+    expect(r.path).toBe(target);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(target, "utf8")).toBe("via link");
+  });
+
+  test("a dangling symlink creates its target", async () => {
+    const d = fresh();
+    const link = join(d, "dangling");
+    symlinkSync("made.txt", link);
+    const r = await atomicWrite(link, bytes("x"), { createDirs: false });
+    expect(r).toEqual({ path: join(d, "made.txt"), bytes: 1, created: true });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(d, "made.txt"), "utf8")).toBe("x");
+  });
+
+  test("a failure before the rename leaves the old content and no temp file", async () => {
+    const d = fresh();
+    const p = join(d, "keep.txt");
+    writeFileSync(p, "old content");
+    let sawTemp = "";
+    const attempt = atomicWrite(p, bytes("new content"), {
+      createDirs: false,
+      beforeRename: (tmp) => {
+        sawTemp = tmp;
+        expect(readFileSync(tmp, "utf8")).toBe("new content");
+        throw new Error("simulated crash");
+      },
+    });
+    await expect(attempt).rejects.toThrow("simulated crash");
+    await attempt.catch(() => undefined);
+    expect(sawTemp).toContain(".keep.txt.lmcp-tmp-");
+    expect(existsSync(sawTemp)).toBe(false);
+    expect(readFileSync(p, "utf8")).toBe("old content");
+    expect(tempsIn(d)).toEqual([]);
+  });
+
+  test("refuses a directory as the target", async () => {
+    const d = fresh();
+    mkdirSync(join(d, "sub"));
+    await expect(atomicWrite(join(d, "sub"), bytes("x"), { createDirs: true })).rejects.toBeInstanceOf(WriteRefused);
+    expect(tempsIn(d)).toEqual([]);
+  });
+
+  test("a missing parent is an error unless createDirs, which creates it", async () => {
+    const d = fresh();
+    const p = join(d, "a", "b", "c.txt");
+    await expect(atomicWrite(p, bytes("x"), { createDirs: false })).rejects.toThrow("create_dirs");
+    expect(existsSync(join(d, "a"))).toBe(false);
+    await atomicWrite(p, bytes("x"), { createDirs: true });
+    expect(readFileSync(p, "utf8")).toBe("x");
+  });
+
+  test("kill -9 during repeated writes leaves either the old or the new content, never a mix", async () => {
+    const d = fresh();
+    const target = join(d, "victim");
+    const size = 4 * 1024 * 1024;
+    writeFileSync(target, Buffer.alloc(size, "a"));
+    const script = join(d, "writer.ts");
+    writeFileSync(
+      script,
+      `import { atomicWrite } from ${JSON.stringify(join(import.meta.dir, "../../src/tools/atomic_write.ts"))};
+const a = Buffer.alloc(${size}, "a"), b = Buffer.alloc(${size}, "b");
+for (let i = 0; ; i++) { await atomicWrite(${JSON.stringify(target)}, i % 2 ? a : b, { createDirs: false }); process.stdout.write("."); }
+`,
+    );
+    for (let round = 0; round < 3; round++) {
+      const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "inherit" });
+      // Wait (by reading its output, no sleeping) until it has written a few times, then kill it mid-stream.
+      const reader = child.stdout.getReader();
+      let dots = 0;
+      while (dots < 3 + round) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("writer exited early");
+        dots += value.length;
+      }
+      child.kill("SIGKILL");
+      await child.exited;
+      const content = readFileSync(target);
+      expect(content.length).toBe(size);
+      const first = content[0]!;
+      expect([0x61, 0x62]).toContain(first);
+      expect(content.every((byte) => byte === first)).toBe(true);
+    }
+  });
+});

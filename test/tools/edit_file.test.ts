@@ -1,0 +1,196 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { editFile, planEdit } from "../../src/tools/edit_file.ts";
+import { tempDir, testContext } from "../helpers/context.ts";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+function setup() {
+  const d = tempDir();
+  const t = testContext();
+  cleanups.push(() => rmSync(d, { recursive: true, force: true }), t.cleanup);
+  return { d, ctx: t.ctx };
+}
+const run = (args: Record<string, unknown>, ctx: ReturnType<typeof setup>["ctx"]) => editFile.run(editFile.input.parse(args), ctx);
+async function edits(args: Record<string, unknown>, ctx: ReturnType<typeof setup>["ctx"]) {
+  const r = await run(args, ctx);
+  if (!r.ok) throw new Error(`expected success, got: ${r.error}`);
+  return r;
+}
+async function refuses(args: Record<string, unknown>, ctx: ReturnType<typeof setup>["ctx"]) {
+  const r = await run(args, ctx);
+  if (r.ok) throw new Error("expected a failure");
+  return r.error;
+}
+
+describe("edit_file", () => {
+  test("replace_all defaults to false", () => {
+    expect(editFile.input.parse({ path: "p", old_string: "a", new_string: "b" }).replace_all).toBe(false);
+  });
+
+  test("replaces a unique match, reports one replacement, and its output matches the schema", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f.py");
+    writeFileSync(p, "def f():\n    return 1\n");
+    const r = await edits({ path: p, old_string: "return 1", new_string: "return 2" }, ctx);
+    expect(r.data).toEqual({ path: p, replacements: 1, bytes_written: 22, created: false });
+    expect(() => editFile.output.parse(r.data)).not.toThrow();
+    expect(r.text).toContain("line 2");
+    expect(readFileSync(p, "utf8")).toBe("def f():\n    return 2\n");
+  });
+
+  test("refuses an ambiguous match and reports the count", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f");
+    writeFileSync(p, "x = 1\nx = 1\nx = 1\n");
+    const error = await refuses({ path: p, old_string: "x = 1", new_string: "x = 2" }, ctx);
+    expect(error).toContain("3 times");
+    expect(error).toContain("replace_all");
+    expect(readFileSync(p, "utf8")).toBe("x = 1\nx = 1\nx = 1\n");
+  });
+
+  test("replace_all replaces every occurrence and counts them", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f");
+    writeFileSync(p, "a-a-a");
+    const r = await edits({ path: p, old_string: "a", new_string: "bb", replace_all: true }, ctx);
+    expect(r.data.replacements).toBe(3);
+    expect(readFileSync(p, "utf8")).toBe("bb-bb-bb");
+  });
+
+  test("a missing old_string fails and says to copy the exact text", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f");
+    writeFileSync(p, "    indented\n");
+    const error = await refuses({ path: p, old_string: "  indented\n\n", new_string: "x" }, ctx);
+    expect(error).toContain(`old_string not found in ${p}`);
+    expect(error).toContain("whitespace and indentation");
+  });
+
+  test("identical old_string and new_string is refused", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f");
+    writeFileSync(p, "same");
+    expect(await refuses({ path: p, old_string: "same", new_string: "same" }, ctx)).toContain("identical");
+  });
+
+  test("matches literally, not as a regex", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f");
+    writeFileSync(p, "a.c abc (x)+\n");
+    await edits({ path: p, old_string: "(x)+", new_string: "y" }, ctx);
+    expect(readFileSync(p, "utf8")).toBe("a.c abc y\n");
+    expect(await refuses({ path: p, old_string: "a.b", new_string: "z" }, ctx)).toContain("not found");
+  });
+
+  test("$& and other replacement patterns in new_string are inserted literally", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f.sh");
+    writeFileSync(p, "echo NAME\necho NAME2\n");
+    await edits({ path: p, old_string: "echo NAME\n", new_string: "echo \"$&\" $1 $$ $` $'\n" }, ctx);
+    expect(readFileSync(p, "utf8")).toBe("echo \"$&\" $1 $$ $` $'\necho NAME2\n");
+    await edits({ path: p, old_string: "echo", new_string: "$&$&", replace_all: true }, ctx);
+    expect(readFileSync(p, "utf8")).toBe("$&$& \"$&\" $1 $$ $` $'\n$&$& NAME2\n");
+  });
+
+  test("an LF old_string edits a CRLF file, which stays CRLF", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "win.ini");
+    writeFileSync(p, "[a]\r\nkey=1\r\nother=2\r\n");
+    const r = await edits({ path: p, old_string: "key=1\nother=2", new_string: "key=9\nother=8\nnew=7" }, ctx);
+    expect(r.text).toContain("CRLF");
+    expect(readFileSync(p, "utf8")).toBe("[a]\r\nkey=9\r\nother=8\r\nnew=7\r\n");
+  });
+
+  test("an exact CRLF old_string still matches without conversion", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "win.txt");
+    writeFileSync(p, "a\r\nb\r\n");
+    await edits({ path: p, old_string: "a\r\nb", new_string: "c\r\nd" }, ctx);
+    expect(readFileSync(p, "utf8")).toBe("c\r\nd\r\n");
+  });
+
+  test("emoji, combining marks and a BOM are preserved exactly", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "u.txt");
+    const before = "\uFEFFcafe\u0301 👩‍👩‍👧 = 1\nnaïve ñ\n";
+    writeFileSync(p, before);
+    await edits({ path: p, old_string: "👩‍👩‍👧 = 1", new_string: "👩‍👩‍👧 = 🇫🇷" }, ctx);
+    expect(readFileSync(p).equals(Buffer.from("\uFEFFcafe\u0301 👩‍👩‍👧 = 🇫🇷\nnaïve ñ\n", "utf8"))).toBe(true);
+    // The precomposed é (U+00E9) is a different string from e + U+0301: no normalization.
+    expect(await refuses({ path: p, old_string: "caf\u00e9", new_string: "x" }, ctx)).toContain("not found");
+  });
+
+  test("an empty old_string creates a file that does not exist", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "sub", "new.txt");
+    const r = await edits({ path: p, old_string: "", new_string: "fresh\n" }, ctx);
+    expect(r.data).toMatchObject({ created: true, replacements: 1, bytes_written: 6 });
+    expect(readFileSync(p, "utf8")).toBe("fresh\n");
+  });
+
+  test("an empty old_string on a non-empty file is refused; on an empty file it fills it", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "f");
+    writeFileSync(p, "content");
+    expect(await refuses({ path: p, old_string: "", new_string: "x" }, ctx)).toContain("not empty");
+    expect(readFileSync(p, "utf8")).toBe("content");
+    writeFileSync(p, "");
+    await edits({ path: p, old_string: "", new_string: "filled" }, ctx);
+    expect(readFileSync(p, "utf8")).toBe("filled");
+  });
+
+  test("keeps the file's mode and owner and leaves no temp file", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "conf");
+    writeFileSync(p, "port=1\n");
+    chmodSync(p, 0o640);
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) chownSync(p, 65534, 65534);
+    else console.warn("owner check skipped: keeping another user's ownership needs root");
+    await edits({ path: p, old_string: "port=1", new_string: "port=2" }, ctx);
+    const st = statSync(p);
+    expect(st.mode & 0o7777).toBe(0o640);
+    if (asRoot) expect([st.uid, st.gid]).toEqual([65534, 65534]);
+    expect(readdirSync(d)).toEqual(["conf"]);
+  });
+
+  test("a missing file fails and suggests write_file", async () => {
+    const { d, ctx } = setup();
+    const error = await refuses({ path: join(d, "nope"), old_string: "a", new_string: "b" }, ctx);
+    expect(error).toContain("does not exist");
+    expect(error).toContain("write_file");
+    expect(existsSync(join(d, "nope"))).toBe(false);
+  });
+
+  test("a directory fails", async () => {
+    const { d, ctx } = setup();
+    mkdirSync(join(d, "dir"));
+    expect(await refuses({ path: join(d, "dir"), old_string: "a", new_string: "b" }, ctx)).toContain("is a directory");
+  });
+
+  test("a file that is not UTF-8 is refused rather than corrupted", async () => {
+    const { d, ctx } = setup();
+    const p = join(d, "latin1");
+    const bytes = Buffer.from("caf\xe9 ok", "latin1");
+    writeFileSync(p, bytes);
+    expect(await refuses({ path: p, old_string: "ok", new_string: "ko" }, ctx)).toContain("not valid UTF-8");
+    expect(readFileSync(p).equals(bytes)).toBe(true);
+  });
+});
+
+describe("planEdit", () => {
+  test("counts non-overlapping occurrences for the ambiguity error", () => {
+    expect(planEdit("aaaa", "aa", "b", false)).toEqual({ kind: "ambiguous", count: 2 });
+  });
+  test("does not retry CRLF when the file has no CRLF", () => {
+    expect(planEdit("a\nb", "a\r\nb", "x", false)).toEqual({ kind: "not_found" });
+  });
+  test("converts new_string's bare LFs only, keeping its existing CRLFs", () => {
+    const plan = planEdit("x\r\ny\r\n", "x\ny", "1\r\n2\n3", false);
+    expect(plan.kind === "edited" && plan.text).toBe("1\r\n2\r\n3\r\n");
+  });
+});

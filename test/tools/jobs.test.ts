@@ -1,0 +1,154 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  isJobId,
+  JOB_WRAPPER_SCRIPT,
+  type JobRecord,
+  jobPaths,
+  jobStatus,
+  newJobId,
+  readJobRecord,
+  writeJobRecord,
+} from "../../src/tools/jobs.ts";
+import { tempDir } from "../helpers/context.ts";
+
+const dirs: string[] = [];
+const groups: number[] = [];
+
+afterEach(() => {
+  for (const pgid of groups.splice(0)) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function stateDir(): string {
+  const d = tempDir("lmcp-jobs-");
+  dirs.push(d);
+  return d;
+}
+
+const record = (over: Partial<JobRecord> = {}): JobRecord => ({
+  job_id: newJobId(),
+  pid: 99999999,
+  command: "true",
+  cwd: "/",
+  log_path: "/dev/null",
+  started_at: new Date().toISOString(),
+  ...over,
+});
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** Runs the wrapper the way shell_bg does, in its own process group. */
+function startWrapper(command: string, exitFile: string) {
+  const proc = Bun.spawn(["/bin/sh", "-c", JOB_WRAPPER_SCRIPT, "lmcp-job", "bash", command, exitFile], {
+    detached: true,
+    stdio: ["ignore", "ignore", "ignore"],
+  });
+  groups.push(proc.pid);
+  return proc;
+}
+
+describe("job ids", () => {
+  test("new ids are j- plus 10 base32 characters and do not repeat", () => {
+    const ids = new Set(Array.from({ length: 1000 }, newJobId));
+    expect(ids.size).toBe(1000);
+    for (const id of ids) expect(id).toMatch(/^j-[a-z2-7]{10}$/);
+  });
+
+  test("anything else, path tricks included, is not a job id", () => {
+    for (const bad of ["../x", "j-abcdefgh2", "j-abcdefgh234", "j-ABCDEFGH23", "j-abcdefgh23/..", "j-abcdefgh1!", "", "j-../../etc"]) {
+      expect(isJobId(bad)).toBe(false);
+    }
+    expect(isJobId("j-abcdefgh23")).toBe(true);
+  });
+});
+
+describe("job records", () => {
+  test("a record written to disk reads back the same, private to the user", () => {
+    const dir = stateDir();
+    const rec = record();
+    writeJobRecord(dir, rec);
+    expect(readJobRecord(dir, rec.job_id)).toEqual({ record: rec });
+    const paths = jobPaths(dir, rec.job_id);
+    expect(statSync(paths.record).mode & 0o777).toBe(0o600);
+    expect(statSync(paths.dir).mode & 0o777).toBe(0o700);
+  });
+
+  test("bad, unknown and damaged ids give messages that point to shell_bg's job_id", () => {
+    const dir = stateDir();
+    const bad = readJobRecord(dir, "../x");
+    expect("error" in bad && bad.error).toContain("not a job id");
+    const unknown = readJobRecord(dir, "j-abcdefgh23");
+    expect("error" in unknown && unknown.error).toContain("job_id that shell_bg returned");
+    const rec = record();
+    mkdirSync(jobPaths(dir, rec.job_id).dir, { recursive: true });
+    writeFileSync(jobPaths(dir, rec.job_id).record, "{not json");
+    const damaged = readJobRecord(dir, rec.job_id);
+    expect("error" in damaged && damaged.error).toContain("damaged");
+  });
+
+  test("a record whose pid could address every process or our own group is refused", () => {
+    const dir = stateDir();
+    for (const pid of [0, 1, -5]) {
+      const rec = record({ pid });
+      mkdirSync(jobPaths(dir, rec.job_id).dir, { recursive: true });
+      writeFileSync(jobPaths(dir, rec.job_id).record, JSON.stringify(rec));
+      expect("error" in readJobRecord(dir, rec.job_id)).toBe(true);
+    }
+  });
+});
+
+describe("job wrapper and status", () => {
+  test("the wrapper records the command's exit code atomically", async () => {
+    const dir = stateDir();
+    const exitFile = join(dir, "it's a dir", "x.exit");
+    mkdirSync(join(dir, "it's a dir"));
+    const proc = startWrapper('exit 7; echo "$1"', exitFile);
+    await proc.exited;
+    expect(readFileSync(exitFile, "utf8")).toBe("7\n");
+  });
+
+  test("a signal to the group ends the command while the wrapper survives to record it", async () => {
+    const dir = stateDir();
+    const exitFile = join(dir, "x.exit");
+    const ready = join(dir, "ready");
+    const proc = startWrapper(`touch '${ready}'; sleep 300`, exitFile);
+    await waitFor("the command to start", () => existsSync(ready));
+    process.kill(-proc.pid, "SIGTERM");
+    expect(await proc.exited).toBe(0);
+    expect(readFileSync(exitFile, "utf8")).toBe("143\n");
+  });
+
+  test("status: exit file means exited with its code; live leader means running; dead leader without file means killed", async () => {
+    const dir = stateDir();
+    const rec = record();
+    writeJobRecord(dir, rec);
+    const killed = jobStatus(dir, rec);
+    expect(killed).toMatchObject({ state: "exited", exit_code: null });
+    expect(killed.note).toContain("SIGKILL");
+
+    const ready = join(dir, "ready");
+    const proc = startWrapper(`touch '${ready}'; sleep 300`, jobPaths(dir, rec.job_id).exit);
+    await waitFor("the command to start", () => existsSync(ready));
+    const live = { ...rec, pid: proc.pid };
+    expect(jobStatus(dir, live)).toEqual({ state: "running", exit_code: null });
+    process.kill(-proc.pid, "SIGTERM");
+    await waitFor("the exit file", () => existsSync(jobPaths(dir, rec.job_id).exit));
+    const done = jobStatus(dir, live);
+    expect(done).toMatchObject({ state: "exited", exit_code: 143 });
+    expect(done.ended_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+});

@@ -1,0 +1,305 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { searchFiles } from "../../src/tools/search_files.ts";
+import type { ToolContext, ToolOutcome } from "../../src/tools/tool.ts";
+import { tempDir, testContext } from "../helpers/context.ts";
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+function setup() {
+  const d = tempDir();
+  const t = testContext();
+  cleanups.push(() => {
+    chmodTree(d);
+    rmSync(d, { recursive: true, force: true });
+  }, t.cleanup);
+  return { d, ctx: t.ctx };
+}
+/** Gives back permissions a test took away, so cleanup can remove everything. */
+function chmodTree(dir: string) {
+  try {
+    chmodSync(dir, 0o755);
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) chmodTree(join(dir, e.name));
+  } catch {
+    // already gone
+  }
+}
+
+/** Creates files (content given) and directories (trailing slash) under root. */
+function tree(root: string, spec: Record<string, string>) {
+  for (const [rel, content] of Object.entries(spec)) {
+    const p = join(root, rel);
+    if (rel.endsWith("/")) mkdirSync(p, { recursive: true });
+    else {
+      mkdirSync(dirname(p), { recursive: true });
+      writeFileSync(p, content);
+    }
+  }
+}
+
+interface SearchData {
+  path: string;
+  matches: string[];
+  count: number;
+  truncated: boolean;
+  lines?: string[];
+  cycles_skipped: number;
+  unreadable_skipped: number;
+  unreadable_paths: string[];
+  binary_skipped?: number;
+  large_skipped?: number;
+}
+async function search(args: Record<string, unknown>, ctx: ToolContext) {
+  const r = (await searchFiles.run(searchFiles.input.parse(args), ctx)) as ToolOutcome<SearchData>;
+  if (!r.ok) throw new Error(`expected success, got: ${r.error}`);
+  return r;
+}
+async function searchFails(args: Record<string, unknown>, ctx: ToolContext) {
+  const r = await searchFiles.run(searchFiles.input.parse(args), ctx);
+  if (r.ok) throw new Error("expected a failure");
+  return r.error;
+}
+
+/** What `find -L START -name PATTERN` prints, as a sorted list (its exit status is 1 when it met loops; that is fine). */
+function find(start: string, pattern: string, extra: string[] = []): string[] {
+  const out = Bun.spawnSync(["find", "-L", start, ...extra, "-name", pattern], { stderr: "ignore" }).stdout.toString();
+  return out.split("\n").filter((l) => l !== "").sort();
+}
+
+describe("search_files", () => {
+  test("defaults: 1000 results, no dot files, no depth limit, case-sensitive", () => {
+    expect(searchFiles.input.parse({ path: "p", pattern: "*" })).toEqual({ path: "p", pattern: "*", ignore_case: false, max_results: 1000, all: false });
+  });
+
+  test("finds files and directories by name, sorted, and its output matches the schema", async () => {
+    const { d, ctx } = setup();
+    tree(d, { "b.lua": "", "a.lua": "", "x.ts": "", "sub/c.lua": "", "sub/d.txt": "", "lua.lua/": "" });
+    const r = await search({ path: d, pattern: "*.lua" }, ctx);
+    expect(r.data.matches).toEqual([join(d, "a.lua"), join(d, "b.lua"), join(d, "lua.lua"), join(d, "sub/c.lua")]);
+    expect(r.data).toMatchObject({ count: 4, truncated: false, cycles_skipped: 0, unreadable_skipped: 0 });
+    expect(() => searchFiles.output.parse(r.data)).not.toThrow();
+    expect(r.text.split("\n")).toContain(join(d, "sub/c.lua"));
+  });
+
+  test("matches the start directory itself when its name matches, like find", async () => {
+    const { d, ctx } = setup();
+    tree(d, { "proj/proj/": "" });
+    const r = await search({ path: join(d, "proj"), pattern: "proj" }, ctx);
+    expect(r.data.matches).toEqual([join(d, "proj"), join(d, "proj/proj")]);
+  });
+
+  test("follows a symlinked start directory and reports paths under the link", async () => {
+    const { d, ctx } = setup();
+    tree(d, { "real/a.lua": "", "real/sub/b.lua": "" });
+    symlinkSync(join(d, "real"), join(d, "link"));
+    const r = await search({ path: join(d, "link"), pattern: "*.lua" }, ctx);
+    expect(r.data.matches).toEqual([join(d, "link/a.lua"), join(d, "link/sub/b.lua")]);
+    expect(r.data.matches).toEqual(find(join(d, "link"), "*.lua"));
+  });
+
+  test("follows symlinks to directories and files inside the tree", async () => {
+    const { d, ctx } = setup();
+    const outside = setup().d;
+    tree(outside, { "o.lua": "" });
+    tree(d, { "src/a.lua": "" });
+    symlinkSync(outside, join(d, "ext"));
+    symlinkSync("src/a.lua", join(d, "alias.lua"));
+    const r = await search({ path: d, pattern: "*.lua" }, ctx);
+    expect(r.data.matches).toEqual([join(d, "alias.lua"), join(d, "ext/o.lua"), join(d, "src/a.lua")]);
+  });
+
+  test("skips a symlink cycle, counts it, and still finishes", async () => {
+    const { d, ctx } = setup();
+    tree(d, { "a/b/f.lua": "" });
+    symlinkSync("../..", join(d, "a/b/up")); // back to d
+    symlinkSync(".", join(d, "a/here")); // back to a
+    const r = await search({ path: d, pattern: "*" }, ctx);
+    expect(r.data.matches).toEqual([d, join(d, "a"), join(d, "a/b"), join(d, "a/b/f.lua")].sort());
+    expect(r.data.cycles_skipped).toBe(2);
+    expect(r.text).toContain("loop back");
+    expect(r.data.matches).toEqual(find(d, "*"));
+  });
+
+  test("reports broken symlinks by name and skips self-referencing ones, like find -L", async () => {
+    const { d, ctx } = setup();
+    symlinkSync("nowhere.lua", join(d, "broken.lua"));
+    symlinkSync("self.lua", join(d, "self.lua"));
+    const r = await search({ path: d, pattern: "*.lua" }, ctx);
+    expect(r.data.matches).toEqual([join(d, "broken.lua")]);
+    expect(r.data.matches).toEqual(find(d, "*.lua"));
+  });
+
+  test("skips an unreadable directory and counts it", async () => {
+    const { d, ctx } = setup();
+    tree(d, { "open/a.lua": "", "locked/b.lua": "" });
+    chmodSync(join(d, "locked"), 0o000);
+    let blocked = true;
+    try {
+      readdirSync(join(d, "locked"));
+      blocked = false;
+    } catch {
+      // as expected for a non-root user
+    }
+    const r = await search({ path: d, pattern: "*.lua" }, ctx);
+    expect(r.data.matches).toContain(join(d, "open/a.lua"));
+    if (!blocked) {
+      console.warn("unreadable-directory assertion skipped: this process can read a mode-000 directory (running as root?)");
+      return;
+    }
+    expect(r.data.matches).toEqual([join(d, "open/a.lua")]);
+    expect(r.data.unreadable_skipped).toBe(1);
+    expect(r.data.unreadable_paths).toEqual([join(d, "locked")]);
+    expect(r.text).toContain("unreadable");
+  });
+
+  test("max_results truncates and says so", async () => {
+    const { d, ctx } = setup();
+    for (let i = 0; i < 10; i++) writeFileSync(join(d, `f${i}.txt`), "");
+    const cut = await search({ path: d, pattern: "*.txt", max_results: 3 }, ctx);
+    expect(cut.data.matches).toEqual([join(d, "f0.txt"), join(d, "f1.txt"), join(d, "f2.txt")]);
+    expect(cut.data).toMatchObject({ count: 3, truncated: true });
+    expect(cut.text).toContain("max_results");
+    const exact = await search({ path: d, pattern: "*.txt", max_results: 10 }, ctx);
+    expect(exact.data).toMatchObject({ count: 10, truncated: false });
+  });
+
+  test("max_depth limits the descent like find -maxdepth", async () => {
+    const { d, ctx } = setup();
+    tree(d, { "x.c": "", "a/x.c": "", "a/b/x.c": "", "a/b/c/x.c": "" });
+    for (const depth of [0, 1, 2, 3]) {
+      const r = await search({ path: d, pattern: "*", max_depth: depth }, ctx);
+      expect(r.data.matches).toEqual(find(d, "*", ["-maxdepth", String(depth)]));
+    }
+    expect((await search({ path: d, pattern: "x.c", max_depth: 2 }, ctx)).data.matches).toEqual([join(d, "a/x.c"), join(d, "x.c")]);
+  });
+
+  test("dot files and dot directories are skipped unless all is true, and then globs match them like find -name", async () => {
+    const { d, ctx } = setup();
+    tree(d, { ".x": "", x: "", ".a.lua": "", "a.lua": "", ".git/config.lua": "", "..y": "" });
+    const plain = await search({ path: d, pattern: "*" }, ctx);
+    expect(plain.data.matches).toEqual([d, join(d, "a.lua"), join(d, "x")].sort());
+    for (const pattern of ["*", "*.lua", ".*", "?x", "[.]x", "*x"]) {
+      const r = await search({ path: d, pattern, all: true }, ctx);
+      expect(r.data.matches).toEqual(find(d, pattern));
+    }
+  });
+
+  test("content finds matching lines as path:line:text and skips binary files", async () => {
+    const { d, ctx } = setup();
+    tree(d, {
+      "a.lua": "local x = 1\nprint(x)\nlocal y = 2\r\n",
+      "b.lua": "nothing here\n",
+      "bin.lua": "local \0 binary\n",
+      "long.lua": `local ${"z".repeat(600)}\n`,
+      "c.txt": "local but wrong name\n",
+    });
+    const r = await search({ path: d, pattern: "*.lua", content: "^local" }, ctx);
+    expect(r.data.lines).toEqual([`${join(d, "a.lua")}:1:local x = 1`, `${join(d, "a.lua")}:3:local y = 2`, `${join(d, "long.lua")}:1:local ${"z".repeat(494)}`]);
+    expect(r.data.matches).toEqual([join(d, "a.lua"), join(d, "long.lua")]);
+    expect(r.data).toMatchObject({ count: 3, truncated: false, binary_skipped: 1 });
+    expect(() => searchFiles.output.parse(r.data)).not.toThrow();
+  });
+
+  test("content: max_results counts lines, and ignore_case works", async () => {
+    const { d, ctx } = setup();
+    writeFileSync(join(d, "f.txt"), "Error 1\nerror 2\nERROR 3\nfine\n");
+    const cut = await search({ path: d, pattern: "*.txt", content: "error", ignore_case: true, max_results: 2 }, ctx);
+    expect(cut.data.lines).toEqual([`${join(d, "f.txt")}:1:Error 1`, `${join(d, "f.txt")}:2:error 2`]);
+    expect(cut.data.truncated).toBe(true);
+    const sensitive = await search({ path: d, pattern: "*.txt", content: "error" }, ctx);
+    expect(sensitive.data.lines).toEqual([`${join(d, "f.txt")}:2:error 2`]);
+  });
+
+  test("an invalid regex fails with the regex error", async () => {
+    const { d, ctx } = setup();
+    const error = await searchFails({ path: d, pattern: "*", content: "foo(" }, ctx);
+    expect(error).toContain("not a valid JavaScript regular expression");
+    expect(error).toMatch(/unterminated|paren|\(/i);
+  });
+
+  test("a missing start path fails with the path", async () => {
+    const { d, ctx } = setup();
+    expect(await searchFails({ path: join(d, "nope"), pattern: "*" }, ctx)).toContain(join(d, "nope"));
+  });
+
+  test("a file as the start path is tested by its own name", async () => {
+    const { d, ctx } = setup();
+    writeFileSync(join(d, "one.lua"), "x\n");
+    expect((await search({ path: join(d, "one.lua"), pattern: "*.lua" }, ctx)).data.matches).toEqual([join(d, "one.lua")]);
+    expect((await search({ path: join(d, "one.lua"), pattern: "*.c" }, ctx)).data.matches).toEqual([]);
+  });
+
+  test("gives the same set of paths as find -L -name on a generated tree with symlinks", async () => {
+    const { d, ctx } = setup();
+    const root = join(d, "root");
+    // A deterministic pseudo-random tree: directories, files, dot entries, and symlinks of every kind.
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor(seed / 65536) % n;
+    };
+    const dirs = [root];
+    mkdirSync(root);
+    const names = ["a", "b", "lib", "src", ".hid", "x y", "ü", "Mod"];
+    const exts = [".lua", ".ts", ".c", "", ".LUA"];
+    for (let i = 0; i < 60; i++) {
+      const dir = dirs[rand(dirs.length)]!;
+      const name = `${names[rand(names.length)]}${i}`;
+      if (rand(4) === 0) {
+        mkdirSync(join(dir, name));
+        dirs.push(join(dir, name));
+      } else writeFileSync(join(dir, `${name}${exts[rand(exts.length)]}`), "");
+    }
+    for (let i = 0; i < 8; i++) {
+      const from = dirs[rand(dirs.length)]!;
+      const to = dirs[rand(dirs.length)]!;
+      symlinkSync(to, join(from, `dl${i}${i % 2 ? ".lua" : ""}`)); // may be a cycle, may fan out
+    }
+    symlinkSync("missing.lua", join(root, "dangling.lua"));
+    symlinkSync("loop", join(root, "loop"));
+    const outside = join(d, "outside");
+    tree(outside, { "o.lua": "", "deeper/p.lua": "" });
+    symlinkSync(outside, join(dirs[rand(dirs.length)]!, "ext"));
+    symlinkSync(root, join(d, "start-link"));
+
+    for (const start of [root, join(d, "start-link")]) {
+      for (const pattern of ["*.lua", "*", "a*", "*[0-9]", "dl*", ".*", "?1*"]) {
+        const r = await search({ path: start, pattern, all: true, max_results: 100_000 }, ctx);
+        expect({ start, pattern, paths: r.data.matches }).toEqual({ start, pattern, paths: find(start, pattern) });
+      }
+    }
+  });
+
+  test("yields to the event loop during a long search and stops when cancelled", async () => {
+    const { d, ctx } = setup();
+    // Fan-out through symlinks: 40 x 40 x 40 entries to visit from ~120 on disk, no cycles.
+    tree(d, { "leaf/": "", "mid/": "", "top/": "" });
+    for (let i = 0; i < 40; i++) {
+      writeFileSync(join(d, "leaf", `f${i}`), "");
+      symlinkSync(join(d, "leaf"), join(d, "mid", `m${i}`));
+      symlinkSync(join(d, "mid"), join(d, "top", `t${i}`));
+    }
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const full = await search({ path: join(d, "top"), pattern: "f1*", max_results: 100_000 }, ctx);
+    done = true;
+    expect(full.data.count).toBe(40 * 40 * 11);
+    expect(turns).toBeGreaterThan(1);
+
+    const controller = new AbortController();
+    const cancelled = testContext({ signal: controller.signal });
+    cleanups.push(cancelled.cleanup);
+    setImmediate(() => controller.abort());
+    const r = await searchFiles.run(searchFiles.input.parse({ path: join(d, "top"), pattern: "no-such-name" }), cancelled.ctx);
+    expect(r).toEqual({ ok: false, error: "cancelled" });
+  });
+});
