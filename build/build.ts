@@ -35,6 +35,8 @@ export async function build(names: string[]): Promise<string[]> {
     const proc = Bun.spawnSync(
       [
         process.execPath, "build", "--compile", "--bytecode", "--minify",
+        // A daemon must not pick up a .env or bunfig.toml from whatever directory it starts in.
+        "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
         `--target=${t.bun}`,
         `--define=LMCP_VERSION=${JSON.stringify(pkg.version)}`,
         `--define=LMCP_COMMIT=${JSON.stringify(commit)}`,

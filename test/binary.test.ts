@@ -74,6 +74,26 @@ describe("the compiled binary", () => {
       rmSync(home, { recursive: true, force: true });
     }
   });
+  test("ignores a .env file in its working directory", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "lmcp-dotenv-"));
+    writeFileSync(join(cwd, ".env"), "LMCP_NAME=from-dotenv\nLMCP_TOKEN=from-dotenv\n");
+    const p = Bun.spawn([binary, "serve", "--listen", "127.0.0.1:0", "--no-auth"], { cwd, env: { PATH: "/usr/bin:/bin", HOME: cwd }, stderr: "pipe" });
+    try {
+      const reader = p.stderr.getReader();
+      let line = "";
+      while (!line.includes("listening on")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        line += new TextDecoder().decode(value);
+      }
+      expect(line).toContain("listening on");
+      expect(line).not.toContain("from-dotenv");
+    } finally {
+      p.kill();
+      await p.exited;
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
   test("a bad config exits 2", () => {
     const f = join(dir, "bad.toml");
     writeFileSync(f, "nonsense = 1\n");
