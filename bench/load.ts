@@ -2,6 +2,8 @@
 // request when the last one is answered, for a fixed duration after a warm-up.
 // Prints JSON {rps, p50_ms, p99_ms, errors}. Runs in its own process.
 // Usage: bun bench/load.ts URL TOKEN BODY_JSON CONNECTIONS SECONDS
+export {};
+
 const [url, token, body, connections = "8", seconds = "5"] = process.argv.slice(2);
 if (!url || !token || !body) throw new Error("usage: bun bench/load.ts URL TOKEN BODY_JSON CONNECTIONS SECONDS");
 const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" };

@@ -5,6 +5,8 @@ import { ConfigError } from "../config/file.ts";
 import { versionLine } from "../version.ts";
 import { callCommand, callHelp } from "./call.ts";
 import { clientConfigCommand, clientConfigHelp } from "./client_config.ts";
+import { hostsCommand, hostsHelp } from "./hosts.ts";
+import { hubCommand, hubHelp } from "./hub.ts";
 import { serveCommand, serveHelp } from "./serve.ts";
 import { tokenCommand, tokenHelp } from "./token.ts";
 
@@ -14,15 +16,19 @@ Shell and file access for AI agents on your machines, over MCP.
 
 Commands:
   serve          run this host's MCP server (HTTP at /mcp, or --stdio)
+  hub            run the hub: remote_* tools for every host in backends.toml
   token          mint a token (--out FILE writes it with mode 0600)
   client-config  print the client set-up (claude mcp add line, mcpServers JSON)
   call TOOL      call one tool on a server, e.g. lmcp call shell '{"command":"uptime"}'
+  hosts          print the hub's hosts and their state
 
 Run \`lmcp COMMAND --help\` for a command's flags; \`lmcp --version\` for the version.
 `;
 
 const commands: Record<string, { run: (argv: string[]) => number | Promise<number>; help: string }> = {
   serve: { run: serveCommand, help: serveHelp },
+  hub: { run: hubCommand, help: hubHelp },
+  hosts: { run: hostsCommand, help: hostsHelp },
   token: { run: tokenCommand, help: tokenHelp },
   "client-config": { run: clientConfigCommand, help: clientConfigHelp },
   call: { run: callCommand, help: callHelp },

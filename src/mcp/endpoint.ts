@@ -20,10 +20,12 @@ import type { CallTransport } from "./call_transport.ts";
 const MAX_BATCH = 100;
 const encoder = new TextEncoder();
 
-/** What the log line says about a reply. */
-function outcomeOf(reply: JSONRPCMessage): string {
+/** What the log line says about a reply (and, for the hub, which way it went). */
+function outcomeOf(reply: JSONRPCMessage, log: RequestLog): string {
   if (isJSONRPCErrorResponse(reply)) return `rpc_error_${reply.error.code}`;
-  const result = (reply as { result?: { isError?: boolean } }).result;
+  const result = (reply as { result?: { isError?: boolean; structuredContent?: { via?: unknown } } }).result;
+  const via = result?.structuredContent?.via;
+  if (typeof via === "string") log.via = via;
   return result?.isError ? "tool_error" : "ok";
 }
 
@@ -82,8 +84,9 @@ export function createEndpoint(transport: CallTransport) {
     const first = requests[0] ?? messages[0];
     if (first && "method" in first) {
       log.method = first.method;
-      const params = first.params as { name?: unknown } | undefined;
+      const params = first.params as { name?: unknown; arguments?: { host?: unknown } } | undefined;
       if (first.method === "tools/call" && typeof params?.name === "string") log.tool = params.name;
+      if (typeof params?.arguments?.host === "string") log.host = params.arguments.host;
     }
     if (!first || requests.length === 0) {
       log.outcome = "accepted";
@@ -93,7 +96,7 @@ export function createEndpoint(transport: CallTransport) {
     if (!batch && wantsStream(accept, first as JSONRPCRequest)) return stream(first as JSONRPCRequest);
 
     const replies = await Promise.all(requests.map((r) => transport.request(r, admitted.identity, extra, undefined, req.signal)));
-    log.outcome = replies.length === 1 ? outcomeOf(replies[0]!) : replies.map(outcomeOf).join(",");
+    log.outcome = replies.map((r) => outcomeOf(r, log)).join(",");
     return new Response(JSON.stringify(batch ? replies : replies[0]), {
       status: 200,
       headers: { "content-type": "application/json", ...headers },
@@ -113,7 +116,7 @@ export function createEndpoint(transport: CallTransport) {
             }
           };
           transport.request(request, admitted.identity, extra, onNotification, AbortSignal.any([abort.signal, req.signal])).then((reply) => {
-            log.outcome = outcomeOf(reply);
+            log.outcome = outcomeOf(reply, log);
             try {
               controller.enqueue(sseEvent(reply));
               controller.close();

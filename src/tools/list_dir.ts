@@ -4,7 +4,7 @@ import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node
 import { join } from "node:path";
 import { z } from "zod";
 import { describePathError, resolveUserPath } from "./paths.ts";
-import { defineTool, fail, ok } from "./tool.ts";
+import { defineTool, fail, ok, type ToolOutcome } from "./tool.ts";
 
 const input = z.object({
   path: z.string().min(1).describe("Directory to list: absolute, or relative to the home directory of the user lmcp runs as; ~ expands to that home."),
@@ -30,7 +30,8 @@ const output = z.object({
   truncated: z.boolean().describe("True when max_entries left entries out."),
 });
 
-type Entry = z.output<typeof entry>;
+export type Entry = z.output<typeof entry>;
+type ListResult = z.output<typeof output>;
 
 function typeOf(st: Stats): Entry["type"] {
   if (st.isSymbolicLink()) return "symlink";
@@ -41,14 +42,42 @@ function typeOf(st: Stats): Entry["type"] {
 
 const TYPE_CHAR: Record<string, string> = { file: "-", dir: "d", symlink: "l" };
 
-/** `-rwxr-xr-x` from a type and mode bits, with setuid/setgid/sticky as ls shows them. */
-export function modeString(type: Entry["type"], st: Stats): string {
-  const m = st.mode;
-  let t = TYPE_CHAR[type] ?? "?";
-  if (type === "other") t = st.isFIFO() ? "p" : st.isSocket() ? "s" : st.isBlockDevice() ? "b" : st.isCharacterDevice() ? "c" : "?";
+/** ls's type letter for an entry: `-`, `d`, `l`, or for "other" `p`, `s`, `b`, `c` (`?` when unknown). */
+export function typeLetter(type: Entry["type"], st: Stats): string {
+  if (type !== "other") return TYPE_CHAR[type] ?? "?";
+  return st.isFIFO() ? "p" : st.isSocket() ? "s" : st.isBlockDevice() ? "b" : st.isCharacterDevice() ? "c" : "?";
+}
+
+/** `-rwxr-xr-x` from ls's type letter and mode bits, with setuid/setgid/sticky as ls shows them. */
+export function modeLetters(typeChar: string, m: number): string {
   const rwx = (bits: number, special: boolean, specialChar: string) =>
     (bits & 4 ? "r" : "-") + (bits & 2 ? "w" : "-") + (special ? (bits & 1 ? specialChar : specialChar.toUpperCase()) : bits & 1 ? "x" : "-");
-  return t + rwx((m >> 6) & 7, (m & 0o4000) !== 0, "s") + rwx((m >> 3) & 7, (m & 0o2000) !== 0, "s") + rwx(m & 7, (m & 0o1000) !== 0, "t");
+  return typeChar + rwx((m >> 6) & 7, (m & 0o4000) !== 0, "s") + rwx((m >> 3) & 7, (m & 0o2000) !== 0, "s") + rwx(m & 7, (m & 0o1000) !== 0, "t");
+}
+
+/** `-rwxr-xr-x` from a type and mode bits, with setuid/setgid/sticky as ls shows them. */
+export function modeString(type: Entry["type"], st: Stats): string {
+  return modeLetters(typeLetter(type, st), st.mode);
+}
+
+/** One line of the text listing, like `ls -l`: mode, size, time, name, and `/` or `-> target`. */
+export function entryLine(e: Entry, modeText: string): string {
+  const when = e.mtime.slice(0, 16).replace("T", " ");
+  const suffix = e.type === "dir" ? "/" : e.target !== undefined ? ` -> ${e.target}` : "";
+  return `${modeText} ${String(e.size).padStart(10)} ${when} ${e.name}${suffix}`;
+}
+
+/** The reply for a listing: `total` entries after the dot-file filter (`hidden` left out by it), `entries` the first of them in name order. */
+export function listingReply(path: string, entries: Entry[], lines: string[], total: number, hidden: number): ToolOutcome<ListResult> {
+  const truncated = total > entries.length;
+  const header = `${path}: ${total} ${total === 1 ? "entry" : "entries"}${hidden > 0 ? ` (${hidden} dot ${hidden === 1 ? "entry" : "entries"} hidden; pass all: true to see them)` : ""}`;
+  const note = truncated ? `\n[lmcp: first ${entries.length} of ${total} entries shown; pass a larger max_entries, or use search_files to narrow down]` : "";
+  return ok({ path, entries, total, truncated }, [header, ...lines].join("\n") + note);
+}
+
+/** A directory that cannot be listed because it is not one. */
+export function notADirProblem(path: string, isFile: boolean): string {
+  return isFile ? `${path} is a file, not a directory; use read_file to read it` : `${path} is not a directory`;
 }
 
 function describeEntry(dir: string, name: string): { entry: Entry; line: string } | undefined {
@@ -73,9 +102,7 @@ function describeEntry(dir: string, name: string): { entry: Entry; line: string 
       // Unreadable link: listed without a target.
     }
   }
-  const when = e.mtime.slice(0, 16).replace("T", " ");
-  const suffix = type === "dir" ? "/" : e.target !== undefined ? ` -> ${e.target}` : "";
-  return { entry: e, line: `${modeString(type, st)} ${String(st.size).padStart(10)} ${when} ${name}${suffix}` };
+  return { entry: e, line: entryLine(e, modeString(type, st)) };
 }
 
 export const listDir = defineTool({
@@ -91,9 +118,7 @@ export const listDir = defineTool({
     const path = resolveUserPath(args.path);
     try {
       const st = statSync(path);
-      if (!st.isDirectory()) {
-        return fail(st.isFile() ? `${path} is a file, not a directory; use read_file to read it` : `${path} is not a directory`);
-      }
+      if (!st.isDirectory()) return fail(notADirProblem(path, st.isFile()));
       const allNames = readdirSync(path);
       const names = args.all ? allNames : allNames.filter((n) => !n.startsWith("."));
       const hidden = allNames.length - names.length;
@@ -111,10 +136,7 @@ export const listDir = defineTool({
         entries.push(d.entry);
         lines.push(d.line);
       }
-      const truncated = total > entries.length;
-      const header = `${path}: ${total} ${total === 1 ? "entry" : "entries"}${hidden > 0 ? ` (${hidden} dot ${hidden === 1 ? "entry" : "entries"} hidden; pass all: true to see them)` : ""}`;
-      const note = truncated ? `\n[lmcp: first ${entries.length} of ${total} entries shown; pass a larger max_entries, or use search_files to narrow down]` : "";
-      return ok({ path, entries, total, truncated }, [header, ...lines].join("\n") + note);
+      return listingReply(path, entries, lines, total, hidden);
     } catch (err) {
       return fail(`cannot list: ${describePathError(err)}`);
     }

@@ -208,9 +208,13 @@ function textReply(path: string, size: number, s: Selection, offset: number, max
   );
 }
 
+/** How many bytes one base64 reply can carry within `cap` bytes of text. */
+export function base64Fitting(cap: number): number {
+  return Math.max(3, Math.floor(cap / 4) * 3);
+}
+
 function readBase64(path: string, st: Stats, offset: number, limit: number | undefined, cap: number): Outcome {
-  const fitting = Math.max(3, Math.floor(cap / 4) * 3);
-  const want = Math.max(0, Math.min(limit ?? fitting, fitting, st.size - offset));
+  const want = Math.max(0, Math.min(limit ?? base64Fitting(cap), base64Fitting(cap), st.size - offset));
   const fd = openSync(path, "r");
   let bytes: Buffer;
   let head: Buffer;
@@ -232,34 +236,61 @@ function readBase64(path: string, st: Stats, offset: number, limit: number | und
   } finally {
     closeSync(fd);
   }
+  return base64Reply(path, st.size, offset, bytes, head);
+}
+
+/**
+ * The base64 reply for `bytes` read at `offset` of a file of `size` bytes
+ * whose first 8 KiB are `head` (it decides `binary`). Pure, so the hub's SSH
+ * fallback renders exactly what lmcp would from bytes it fetched.
+ */
+export function base64Reply(path: string, size: number, offset: number, bytes: Uint8Array, head: Uint8Array): Outcome {
   const end = offset + bytes.length;
-  const next = end < st.size ? end : undefined;
-  const content = bytes.toString("base64");
+  const next = end < size ? end : undefined;
+  const content = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
   const data: ReadResult = {
     path,
     encoding: "base64",
     content,
-    size: st.size,
-    binary: headLooksBinary(head),
+    size,
+    binary: headLooksBinary(head.subarray(0, SNIFF_BYTES)),
     truncated: next !== undefined,
     offset,
     bytes_returned: bytes.length,
     ...(next !== undefined ? { next_offset: next } : {}),
   };
-  if (offset >= st.size && st.size > 0) {
-    return ok(data, `[lmcp: ${path} has ${st.size} bytes; offset ${offset} is past the end]`);
+  if (offset >= size && size > 0) {
+    return ok(data, `[lmcp: ${path} has ${size} bytes; offset ${offset} is past the end]`);
   }
-  if (st.size === 0) return ok(data, `[lmcp: ${path} is empty (0 bytes)]`);
+  if (size === 0) return ok(data, `[lmcp: ${path} is empty (0 bytes)]`);
   const note =
     next !== undefined
-      ? `\n[lmcp: bytes ${offset}–${end - 1} of ${st.size} shown (base64); call read_file with encoding "base64" and offset=${next} for more]`
+      ? `\n[lmcp: bytes ${offset}–${end - 1} of ${size} shown (base64); call read_file with encoding "base64" and offset=${next} for more]`
       : "";
   return ok(data, content + note);
 }
 
+/**
+ * The utf8 reply for a whole file held in memory: binary detection, line
+ * selection from `offset` (1-based, default 1) for `limit` lines (default
+ * 2000) and the reply cap. Pure, shared by read_file and the hub's SSH fallback.
+ */
+export function textReadReply(path: string, buf: Buffer, args: { offset?: number | undefined; limit?: number | undefined }, cap: number): Outcome {
+  const offset = Math.max(1, args.offset ?? 1);
+  const maxLines = args.limit ?? DEFAULT_LINES;
+  if (buf.subarray(0, SNIFF_BYTES).indexOf(0) >= 0 || !isUtf8(buf)) return binaryReply(path, buf.length);
+  return textReply(path, buf.length, selectInMemory(buf, offset, maxLines), offset, maxLines, cap);
+}
+
+/** Why a path that is not a regular file cannot be read, in words that say what to use instead. */
+export function notAFileProblem(path: string, kind: "dir" | "other"): string {
+  if (kind === "dir") return `${path} is a directory; use list_dir to see what is inside it, or search_files to find a file in it`;
+  return `${path} is not a regular file (a device, FIFO or socket); use shell to read from it`;
+}
+
 function statProblem(path: string, st: Stats): string | undefined {
-  if (st.isDirectory()) return `${path} is a directory; use list_dir to see what is inside it, or search_files to find a file in it`;
-  if (!st.isFile()) return `${path} is not a regular file (a device, FIFO or socket); use shell to read from it`;
+  if (st.isDirectory()) return notAFileProblem(path, "dir");
+  if (!st.isFile()) return notAFileProblem(path, "other");
   return undefined;
 }
 
@@ -281,16 +312,14 @@ export const readFile = defineTool({
       if (problem) return fail(problem);
       if (args.encoding === "base64") return readBase64(path, st, args.offset ?? 0, args.limit, cap);
 
-      const offset = Math.max(1, args.offset ?? 1);
-      const maxLines = args.limit ?? DEFAULT_LINES;
       if (st.size > STREAM_ABOVE) {
+        const offset = Math.max(1, args.offset ?? 1);
+        const maxLines = args.limit ?? DEFAULT_LINES;
         const s = await selectStreaming(path, offset, maxLines, cap, ctx.signal);
         return s.binary ? binaryReply(path, st.size) : textReply(path, st.size, s, offset, maxLines, cap);
       }
       // The size read, not st.size: files in /proc report 0 yet have content.
-      const buf = readFileSync(path);
-      if (buf.subarray(0, SNIFF_BYTES).indexOf(0) >= 0 || !isUtf8(buf)) return binaryReply(path, buf.length);
-      return textReply(path, buf.length, selectInMemory(buf, offset, maxLines), offset, maxLines, cap);
+      return textReadReply(path, readFileSync(path), args, cap);
     } catch (err) {
       if (ctx.signal.aborted) return fail("cancelled");
       return fail(`cannot read: ${describePathError(err)}`);

@@ -1,0 +1,75 @@
+// `lmcp hub`: one MCP endpoint for the whole fleet.
+import { mkdirSync } from "node:fs";
+import { resolveHubSettings } from "../config/hub.ts";
+import { commonFlags } from "../config/server.ts";
+import { exitOnSignals, startHttp } from "../http/listen.ts";
+import { Hub } from "../hub/hub.ts";
+import { loadRegistry } from "../hub/registry.ts";
+import { hubTools } from "../hub/remote_tools.ts";
+import { createMcpServer } from "../mcp/server.ts";
+import { serveTools } from "../tools/registry.ts";
+import { version } from "../version.ts";
+import { parseFlags } from "./args.ts";
+
+export const hubHelp = `Usage: lmcp hub [flags]
+
+Runs the hub: remote_* tools for every backend in the registry (backends.toml),
+remote_list_hosts and remote_shell_many, over Streamable HTTP at POST /mcp.
+Calls go to a host's lmcp server; when it is down, to SSH where configured.
+
+Flags (each beats its environment variable, which beats the config file):
+  --backends FILE       the registry [LMCP_HUB_BACKENDS] (default /etc/lmcp/backends.toml)
+  --listen HOST:PORT    address to listen on [LMCP_LISTEN] (default 127.0.0.1:8766)
+  --config FILE         TOML config [LMCP_CONFIG] (default /etc/lmcp/hub.toml,
+                        else ~/.config/lmcp/hub.toml, if present)
+  --token-file FILE     tokens clients must send [LMCP_TOKEN_FILE]; LMCP_TOKEN beats
+                        every file. Default: ~/.config/lmcp/hub-token, minted on first
+                        start (separate from every backend's token).
+  --name NAME           instance name shown to clients [LMCP_NAME]
+  --tls-cert FILE, --tls-key FILE, --allow-origin ORIGIN, --allow-host HOST,
+  --no-auth             as for lmcp serve
+  -h, --help            this help
+
+Environment: LMCP_HUB_PROBE_TIMEOUT (3 s), LMCP_HUB_PROBE_TTL_UP (30 s),
+LMCP_HUB_PROBE_TTL_DOWN_MIN (60 s), LMCP_HUB_PROBE_TTL_DOWN_MAX (900 s),
+LMCP_HUB_SSH_HARD_TIMEOUT (30 s).
+Signals: SIGHUP re-reads the token file and the registry (a bad registry keeps
+the old one); SIGTERM/SIGINT finish calls in flight, then exit 0.
+`;
+
+export async function hubCommand(argv: string[]): Promise<number> {
+  const { values } = parseFlags("hub", argv, { ...commonFlags, backends: { type: "string" } });
+  if (values.help) {
+    process.stdout.write(hubHelp);
+    return 0;
+  }
+  const settings = resolveHubSettings(values);
+  mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
+  const hub = new Hub(loadRegistry(settings.backendsFile), settings);
+  const mcp = createMcpServer({
+    name: settings.name,
+    title: `lmcp hub ${settings.name}`,
+    version,
+    instructions:
+      "A hub for a fleet of hosts. Call remote_list_hosts to see the hosts and their state; every remote_* tool takes `host`. " +
+      "Use remote_shell_many to run one command on several hosts. Results say whether they came via lmcp or via ssh.",
+    tools: hubTools(hub, serveTools),
+    context: { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir },
+  });
+  const running = await startHttp({
+    settings,
+    mcp,
+    onReload() {
+      try {
+        const fresh = loadRegistry(settings.backendsFile);
+        hub.replaceRegistry(fresh);
+        return `reloaded ${fresh.length} backend(s) from ${settings.backendsFile}`;
+      } catch (err) {
+        return `kept the old registry: ${(err as Error).message}`;
+      }
+    },
+  });
+  exitOnSignals(running);
+  await new Promise(() => {});
+  return 0;
+}

@@ -1,0 +1,64 @@
+// Settings of `lmcp hub`: the shared server settings plus the registry path,
+// probe timings and SSH limits (flag > environment > file > default).
+import { resolve } from "node:path";
+import { z } from "zod";
+import type { BackoffPolicy } from "../hub/backoff.ts";
+import { ConfigError, loadConfigFile } from "./file.ts";
+import { systemDir } from "./paths.ts";
+import { type CommonFlagValues, type ServerSettings, commonFileShape, locateConfig, resolveCommon } from "./server.ts";
+
+const positive = z.number().positive();
+
+export const hubFileSchema = z
+  .object({
+    ...commonFileShape,
+    backends: z.string(),
+    probe_timeout_s: positive,
+    probe_ttl_up_s: positive,
+    probe_ttl_down_min_s: positive,
+    probe_ttl_down_max_s: positive,
+    ssh_hard_timeout_s: positive,
+    ssh_max_concurrent: z.int().positive(),
+  })
+  .partial()
+  .strict();
+
+export interface HubSettings extends ServerSettings {
+  backendsFile: string;
+  policy: BackoffPolicy;
+  probeTimeoutMs: number;
+  sshHardTimeoutMs: number;
+  sshMaxConcurrent: number;
+}
+
+/** A number of seconds from the environment, or undefined; garbage is a ConfigError naming the variable. */
+function envSeconds(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name}="${v}" is not a positive number of seconds`);
+  return n;
+}
+
+export function resolveHubSettings(flags: CommonFlagValues & { backends?: string }): HubSettings {
+  const configFile = locateConfig("hub", flags.config);
+  const file = configFile ? loadConfigFile(configFile, hubFileSchema) : {};
+  const s = (env: string, key: number | undefined, def: number) => (envSeconds(env) ?? key ?? def) * 1000;
+  const policy: BackoffPolicy = {
+    ttlUpMs: s("LMCP_HUB_PROBE_TTL_UP", file.probe_ttl_up_s, 30),
+    ttlDownMinMs: s("LMCP_HUB_PROBE_TTL_DOWN_MIN", file.probe_ttl_down_min_s, 60),
+    ttlDownMaxMs: s("LMCP_HUB_PROBE_TTL_DOWN_MAX", file.probe_ttl_down_max_s, 900),
+  };
+  if (policy.ttlDownMaxMs < policy.ttlDownMinMs) {
+    throw new ConfigError(`the down backoff's maximum (${policy.ttlDownMaxMs / 1000} s) is below its minimum (${policy.ttlDownMinMs / 1000} s)`);
+  }
+  const backends = flags.backends ?? (process.env.LMCP_HUB_BACKENDS || undefined) ?? file.backends ?? `${systemDir}/backends.toml`;
+  return {
+    ...resolveCommon("hub", flags, file, configFile),
+    backendsFile: resolve(backends),
+    policy,
+    probeTimeoutMs: s("LMCP_HUB_PROBE_TIMEOUT", file.probe_timeout_s, 3),
+    sshHardTimeoutMs: s("LMCP_HUB_SSH_HARD_TIMEOUT", file.ssh_hard_timeout_s, 30),
+    sshMaxConcurrent: file.ssh_max_concurrent ?? 32,
+  };
+}

@@ -1,0 +1,163 @@
+// The hub's state and routing: the registry, each backend's health and link,
+// the SSH runner, and the rule that sends a call to lmcp or to SSH.
+import { logEvent } from "../http/log.ts";
+import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
+import { type BackoffPolicy, type Health, currentBackoffMs, isDue } from "./backoff.ts";
+import { BackendLink, LinkError } from "./backend_link.ts";
+import { HealthTable } from "./health.ts";
+import type { Backend } from "./registry.ts";
+import { sshFallbacks } from "./ssh/fallbacks.ts";
+import { SshRunner } from "./ssh/runner.ts";
+
+export type Via = "lmcp" | "ssh";
+
+export interface HubOptions {
+  policy: BackoffPolicy;
+  probeTimeoutMs: number;
+  sshHardTimeoutMs: number;
+  sshMaxConcurrent: number;
+}
+
+/** A routed call's answer: the tool outcome and the path it took. */
+export type Routed = { via: Via; outcome: ToolOutcome<Record<string, unknown>> } | { via: undefined; outcome: ToolOutcome<never> };
+
+/** Tools that only change state idempotently (or not at all) may be retried over SSH even if the lmcp request may have arrived. */
+const safeToRetry = new Set(["read_file", "write_file", "list_dir", "search_files"]);
+
+export class Hub {
+  private backends = new Map<string, Backend>();
+  private links = new Map<string, BackendLink>();
+  readonly health: HealthTable;
+  readonly ssh: SshRunner;
+
+  constructor(backends: Backend[], readonly options: HubOptions) {
+    this.health = new HealthTable(options.policy, options.probeTimeoutMs);
+    this.ssh = new SshRunner({ maxConcurrent: options.sshMaxConcurrent, hardTimeoutMs: options.sshHardTimeoutMs });
+    this.replaceRegistry(backends);
+  }
+
+  /** Swaps in a new registry (SIGHUP); links of changed backends are rebuilt, health of kept ones is kept. */
+  replaceRegistry(backends: Backend[]): void {
+    const next = new Map(backends.map((b) => [b.name, b]));
+    for (const [name, link] of this.links) {
+      const b = next.get(name);
+      if (!b || b.url !== link.backend.url || b.token !== link.backend.token) {
+        link.reset();
+        this.links.delete(name);
+      }
+    }
+    this.backends = next;
+    this.health.retain(new Set(next.keys()));
+  }
+
+  list(): Backend[] {
+    return [...this.backends.values()];
+  }
+
+  get(name: string): Backend | undefined {
+    return this.backends.get(name);
+  }
+
+  /** Backends selected by explicit names and/or a tag; unknown names are reported, not dropped. */
+  select(names: string[] | undefined, tag: string | undefined): { backends: Backend[]; unknown: string[] } {
+    const unknown: string[] = [];
+    const picked = new Map<string, Backend>();
+    for (const n of names ?? []) {
+      const b = this.backends.get(n);
+      if (b) picked.set(n, b);
+      else unknown.push(n);
+    }
+    if (tag !== undefined) for (const b of this.backends.values()) if (b.tags.includes(tag)) picked.set(b.name, b);
+    return { backends: [...picked.values()], unknown };
+  }
+
+  private link(b: Backend): BackendLink {
+    let l = this.links.get(b.name);
+    if (!l) {
+      l = new BackendLink(b);
+      this.links.set(b.name, l);
+    }
+    return l;
+  }
+
+  /** The path a call to this host would take now, for remote_list_hosts. */
+  viaFor(b: Backend, h: Health): Via | "none" {
+    if (b.url && h.state !== "down") return "lmcp";
+    return b.ssh ? "ssh" : "none";
+  }
+
+  backoffMs(h: Health): number {
+    return currentBackoffMs(h, this.options.policy);
+  }
+
+  unknownHostError(name: string): ToolOutcome<never> {
+    const names = [...this.backends.keys()];
+    return { ok: false, error: `unknown host "${name}"; the registry has: ${names.slice(0, 50).join(", ")}${names.length > 50 ? ", …" : ""} (remote_list_hosts lists them)` };
+  }
+
+  /** Sends one tool call to a host: its lmcp when up or unknown, else (or on connection failure) SSH where configured. */
+  async route(def: ToolDef, host: string, args: Record<string, unknown>, ctx: ToolContext): Promise<Routed> {
+    const b = this.backends.get(host);
+    if (!b) return { via: undefined, outcome: this.unknownHostError(host) };
+    let lmcpProblem: string | undefined;
+
+    if (b.url) {
+      let h = this.health.get(b.name);
+      // An unknown or stale host gets a bounded probe first, so a hung server costs one probe timeout, not a call timeout.
+      if (isDue(h, Date.now())) h = await this.health.probe(b);
+      if (h.state === "down") lmcpProblem = `its lmcp is down (${h.error}; next probe ${new Date(h.nextProbe).toISOString()})`;
+      else {
+        const started = performance.now();
+        try {
+          const result = await this.link(b).callTool(def.name, args, {
+            signal: ctx.signal,
+            timeoutMs: callTimeoutMs(def.name, args),
+            onprogress: (p) => void ctx.progress(p.message ?? "", p.progress, p.total),
+          });
+          this.health.record(b.name, { kind: "up", latencyMs: performance.now() - started });
+          const text = result.content.map((c) => (c.type === "text" ? c.text : `[${c.type} content]`)).join("\n");
+          if (result.isError) return { via: "lmcp", outcome: { ok: false, error: `${host}: ${text}` } };
+          return { via: "lmcp", outcome: { ok: true, data: (result.structuredContent ?? {}) as Record<string, unknown>, text } };
+        } catch (err) {
+          if (!(err instanceof LinkError)) throw err;
+          const f = err.failure;
+          if (f.kind === "rpc_error") return { via: "lmcp", outcome: { ok: false, error: `${host}'s lmcp refused the call: ${f.message}` } };
+          if (f.kind === "auth_failed") {
+            this.health.record(b.name, { kind: "auth_failed", latencyMs: performance.now() - started });
+            return { via: "lmcp", outcome: { ok: false, error: `${host}: ${f.message}. Not retried over SSH: a refused token is a configuration error.` } };
+          }
+          if (ctx.signal.aborted) return { via: "lmcp", outcome: { ok: false, error: `${host}: the call was cancelled` } };
+          this.health.record(b.name, { kind: "down", error: f.message });
+          logEvent(`hub: ${host} marked down: ${f.message}`);
+          if (f.kind === "broken" && !safeToRetry.has(def.name)) {
+            return {
+              via: "lmcp",
+              outcome: { ok: false, error: `${host}: the connection to its lmcp failed during the call (${f.message}); not retried over SSH because the command may have run. Check with remote_shell_bg_status or retry.` },
+            };
+          }
+          lmcpProblem = `its lmcp failed (${f.message})`;
+        }
+      }
+    }
+
+    const fallback = sshFallbacks[def.name];
+    if (!b.ssh) {
+      return { via: undefined, outcome: { ok: false, error: `${host} cannot be reached: ${lmcpProblem ?? "no url"}, and it has no ssh fallback in the registry.` } };
+    }
+    if (!fallback) {
+      return {
+        via: undefined,
+        outcome: { ok: false, error: `${host}: ${def.name} needs lmcp on that host (no SSH fallback for it), and ${lmcpProblem ?? "it has no url in the registry"}. Start lmcp there, or use remote_shell.` },
+      };
+    }
+    const outcome = await fallback(this.ssh, { name: b.name, ssh: b.ssh, ssh_port: b.ssh_port, ssh_options: b.ssh_options }, args, ctx);
+    return { via: "ssh", outcome: outcome as ToolOutcome<Record<string, unknown>> };
+  }
+}
+
+/** How long the hub waits for a backend's answer: a shell's own timeout plus margin, else two minutes. */
+function callTimeoutMs(tool: string, args: Record<string, unknown>): number {
+  if (tool === "shell" && typeof args.timeout_s === "number") return args.timeout_s * 1000 + 15_000;
+  if (tool === "shell") return 135_000;
+  return 120_000;
+}

@@ -1,0 +1,150 @@
+// The hub's tools: every serve tool as remote_<name> (its own schemas plus
+// `host` and `via`, never written twice), remote_list_hosts, remote_shell_many.
+import { z } from "zod";
+import { shell } from "../tools/shell.ts";
+import { type ToolDef, defineTool, fail, ok } from "../tools/tool.ts";
+import type { Hub } from "./hub.ts";
+import { sshFallbacks } from "./ssh/fallbacks.ts";
+
+const hostField = z.string().min(1).describe("Name of the backend host, as listed by remote_list_hosts.");
+const viaField = z.enum(["lmcp", "ssh"]).describe('How the call reached the host: "lmcp" (its lmcp server) or "ssh" (fallback).');
+
+/** remote_<name> for one serve tool: same input plus `host`, same output plus `host` and `via`. */
+export function remoteTool(def: ToolDef, hub: Hub): ToolDef {
+  const bySsh = sshFallbacks[def.name] !== undefined;
+  return {
+    name: `remote_${def.name}`,
+    title: `${def.title} (on a host)`,
+    description:
+      `${def.description} Runs on the host named by \`host\`, through its lmcp server` +
+      (bySsh ? ", or over SSH when that server is down and the host has an ssh fallback." : "; needs lmcp on that host (no SSH fallback)."),
+    input: def.input.extend({ host: hostField }),
+    output: def.output.extend({ host: z.string().describe("The host that answered."), via: viaField }),
+    annotations: { ...def.annotations, openWorldHint: true },
+    async run(args, ctx) {
+      const { host, ...rest } = args as { host: string } & Record<string, unknown>;
+      const routed = await hub.route(def, host, rest, ctx);
+      if (!routed.outcome.ok) return routed.outcome;
+      return ok({ ...routed.outcome.data, host, via: routed.via }, `[${host} via ${routed.via}]\n${routed.outcome.text}`);
+    },
+  };
+}
+
+const hostRow = z.object({
+  name: z.string(),
+  state: z.enum(["up", "down", "auth_failed", "unknown"]),
+  via: z.enum(["lmcp", "ssh", "none"]).describe("Where a call would go now."),
+  latency_ms: z.number().nullable(),
+  last_probe: z.string().nullable().describe("ISO time of the last probe or call that told the hub something."),
+  next_probe: z.string().nullable().describe("ISO time after which the state is re-checked (null: never probed yet, or SSH only)."),
+  backoff_s: z.number().describe("Current down backoff in seconds (0 unless down)."),
+  error: z.string().nullable(),
+  tags: z.array(z.string()),
+  url: z.string().nullable(),
+  ssh: z.boolean().describe("Whether the host has an SSH fallback."),
+});
+
+export function listHostsTool(hub: Hub): ToolDef {
+  return defineTool({
+    name: "remote_list_hosts",
+    title: "List the fleet's hosts",
+    description:
+      "Lists every backend host with its state (up, down, auth_failed, unknown), how a call would reach it, latency and probe times. " +
+      "Probes hosts whose cached state is stale, all in parallel; force=true probes every host now.",
+    input: z.object({
+      force: z.boolean().optional().describe("Probe every host now instead of trusting cached states."),
+      tag: z.string().optional().describe("Only hosts with this tag."),
+    }),
+    output: z.object({ hosts: z.array(hostRow), summary: z.string() }),
+    annotations: { readOnlyHint: true, openWorldHint: true },
+    async run(args) {
+      const backends = args.tag === undefined ? hub.list() : hub.select(undefined, args.tag).backends;
+      await hub.health.refresh(backends, args.force ?? false);
+      const hosts = backends.map((b) => {
+        const h = hub.health.get(b.name);
+        return {
+          name: b.name,
+          state: h.state,
+          via: hub.viaFor(b, h),
+          latency_ms: h.latencyMs === undefined ? null : Math.round(h.latencyMs * 100) / 100,
+          last_probe: h.lastProbe === undefined ? null : new Date(h.lastProbe).toISOString(),
+          next_probe: b.url && h.lastProbe !== undefined ? new Date(h.nextProbe).toISOString() : null,
+          backoff_s: hub.backoffMs(h) / 1000,
+          error: h.error ?? null,
+          tags: b.tags,
+          url: b.url ?? null,
+          ssh: b.ssh !== undefined,
+        };
+      });
+      const count = (s: string) => hosts.filter((h) => h.state === s).length;
+      const summary = `${hosts.length} hosts: ${count("up")} up, ${count("down")} down, ${count("auth_failed")} auth_failed, ${count("unknown")} unknown`;
+      const lines = hosts.map((h) => `${h.name}  ${h.state}  via ${h.via}${h.latency_ms === null ? "" : `  ${h.latency_ms} ms`}${h.error ? `  (${h.error})` : ""}`);
+      return ok({ hosts, summary }, [summary, ...lines].join("\n"));
+    },
+  });
+}
+
+const manyResult = z.object({
+  host: z.string(),
+  ok: z.boolean().describe("True when the command ran (whatever its exit code)."),
+  via: z.enum(["lmcp", "ssh"]).nullable(),
+  exit_code: z.number().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  timed_out: z.boolean(),
+  duration_ms: z.number(),
+  error: z.string().nullable().describe("Why the host could not run the command (unreachable, unknown host…)."),
+});
+
+export function shellManyTool(hub: Hub): ToolDef {
+  return defineTool({
+    name: "remote_shell_many",
+    title: "Run a command on many hosts",
+    description:
+      "Runs one shell command on several hosts in parallel (named in `hosts`, or all hosts with `tag`) and returns one result per host. " +
+      "A host that cannot be reached is a per-host error, not a failure of the call.",
+    input: z.object({
+      hosts: z.array(z.string().min(1)).optional().describe("Host names to run on."),
+      tag: z.string().optional().describe("Run on every host with this tag (added to `hosts`)."),
+      command: shell.input.shape.command,
+      timeout_s: shell.input.shape.timeout_s,
+    }),
+    output: z.object({ results: z.array(manyResult), summary: z.string() }),
+    annotations: { destructiveHint: true, readOnlyHint: false, openWorldHint: true },
+    async run(args, ctx) {
+      if (!args.hosts?.length && args.tag === undefined) return fail("name the hosts to run on with `hosts`, or select them with `tag`");
+      const { backends, unknown } = hub.select(args.hosts, args.tag);
+      if (backends.length === 0 && unknown.length === 0) return fail(`no host has the tag "${args.tag}"; remote_list_hosts shows each host's tags`);
+      const shellArgs = { command: args.command, ...(args.timeout_s === undefined ? {} : { timeout_s: args.timeout_s }) };
+      const results: z.output<typeof manyResult>[] = await Promise.all([
+        ...backends.map(async (b) => {
+          const started = performance.now();
+          const routed = await hub.route(shell, b.name, shellArgs, ctx);
+          const duration_ms = Math.round(performance.now() - started);
+          if (!routed.outcome.ok) {
+            return { host: b.name, ok: false, via: routed.via ?? null, exit_code: null, stdout: "", stderr: "", timed_out: false, duration_ms, error: routed.outcome.error };
+          }
+          const d = routed.outcome.data as { exit_code: number | null; stdout: string; stderr: string; timed_out: boolean };
+          return { host: b.name, ok: true, via: routed.via ?? null, exit_code: d.exit_code, stdout: d.stdout, stderr: d.stderr, timed_out: d.timed_out, duration_ms, error: null };
+        }),
+        ...unknown.map(async (name) => ({ host: name, ok: false, via: null, exit_code: null, stdout: "", stderr: "", timed_out: false, duration_ms: 0, error: `unknown host "${name}"` })),
+      ]);
+      const succeeded = results.filter((r) => r.ok && r.exit_code === 0).length;
+      const failed = results.filter((r) => r.ok && r.exit_code !== 0).length;
+      const unreachable = results.filter((r) => !r.ok).length;
+      const summary = `${results.length} hosts: ${succeeded} ok, ${failed} failed, ${unreachable} unreachable`;
+      const text = [
+        summary,
+        ...results.map((r) =>
+          r.ok ? `--- ${r.host} (via ${r.via}, exit ${r.exit_code}, ${r.duration_ms} ms)\n${r.stdout}${r.stderr ? `[stderr]\n${r.stderr}` : ""}` : `--- ${r.host}: ${r.error}`,
+        ),
+      ].join("\n");
+      return ok({ results, summary }, text);
+    },
+  });
+}
+
+/** Every tool the hub offers, derived from the serve tools. */
+export function hubTools(hub: Hub, serveTools: ToolDef[]): ToolDef[] {
+  return [listHostsTool(hub), ...serveTools.map((t) => remoteTool(t, hub)), shellManyTool(hub)];
+}

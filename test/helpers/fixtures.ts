@@ -1,0 +1,39 @@
+// Network misbehaviour on loopback for hub tests: a listener that accepts and
+// never answers, and a port that is closed.
+import type { Socket } from "bun";
+
+/** Accepts TCP connections and never sends a byte (a hung server, or a stuck SSH banner). */
+export function hungListener(): { port: number; connections: () => number; stop: () => void } {
+  const sockets = new Set<Socket<undefined>>();
+  let count = 0;
+  const server = Bun.listen<undefined>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(s) {
+        count++;
+        sockets.add(s);
+      },
+      data() {},
+      close(s) {
+        sockets.delete(s);
+      },
+    },
+  });
+  return {
+    port: server.port,
+    connections: () => count,
+    stop: () => {
+      for (const s of sockets) s.end();
+      server.stop(true);
+    },
+  };
+}
+
+/** A loopback port with nothing listening: bound once to get a free number, then released. */
+export function closedPort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}

@@ -1,0 +1,235 @@
+// `lmcp hub` end to end over lmcp: real backends, a hung listener, a closed
+// port and a wrong token, through the SDK client. (SSH paths: ssh_fallback.test.ts.)
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { closedPort, hungListener } from "../helpers/fixtures.ts";
+import { type BackendSpec, registryText, startHub } from "../helpers/hub.ts";
+import { type StartedServer, connect, lmcpCommand, rpc, startServer, waitFor } from "../helpers/server.ts";
+
+let dir: string;
+let alpha: StartedServer;
+let beta: StartedServer;
+let hung: ReturnType<typeof hungListener>;
+let closed: number;
+let hub: StartedServer & { registry: string };
+let client: Client;
+let entries: BackendSpec[];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "lmcp-hub-test-"));
+  [alpha, beta] = await Promise.all([startServer({ args: ["--name", "alpha"] }), startServer({ args: ["--name", "beta"] })]);
+  hung = hungListener();
+  closed = closedPort();
+  entries = [
+    { name: "alpha", url: alpha.url, token: alpha.token, tags: ["web", "all"] },
+    { name: "beta", url: beta.url, token: beta.token, tags: ["all"] },
+    { name: "hung", url: `http://127.0.0.1:${hung.port}/mcp`, token: "x", tags: ["all"] },
+    { name: "closed", url: `http://127.0.0.1:${closed}/mcp`, token: "x", tags: ["all"] },
+    { name: "wrongtoken", url: alpha.url, token: "not-alphas-token", tags: ["all"] },
+  ];
+  hub = await startHub(entries, { registryDir: dir, env: { LMCP_HUB_PROBE_TIMEOUT: "1" } });
+  client = await connect(hub);
+});
+afterAll(async () => {
+  await client?.close();
+  await Promise.all([hub?.stop(), alpha?.stop(), beta?.stop()]);
+  hung?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+type Host = { name: string; state: string; via: string; backoff_s: number; error: string | null };
+
+describe("tools", () => {
+  test("offers remote_list_hosts, a remote_ version of every serve tool with `host`, and remote_shell_many", async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name).sort();
+    for (const n of ["shell", "shell_bg", "shell_bg_status", "shell_bg_kill", "read_file", "write_file", "edit_file", "list_dir", "search_files"]) {
+      expect(names).toContain(`remote_${n}`);
+    }
+    expect(names).toContain("remote_list_hosts");
+    expect(names).toContain("remote_shell_many");
+    const readFile = tools.find((t) => t.name === "remote_read_file")!;
+    expect(readFile.inputSchema.required).toEqual(expect.arrayContaining(["host", "path"]));
+    expect(Object.keys(readFile.outputSchema?.properties ?? {})).toEqual(expect.arrayContaining(["content", "host", "via"]));
+    expect(readFile.annotations?.readOnlyHint).toBe(true);
+  });
+});
+
+describe("health", () => {
+  test("probes every host in parallel: up, down (hung, closed) and auth_failed, within one probe timeout", async () => {
+    const started = performance.now();
+    const r = await call("remote_list_hosts", { force: true });
+    const elapsed = performance.now() - started;
+    const hosts = (r.structuredContent as { hosts: Host[] }).hosts;
+    const state = Object.fromEntries(hosts.map((h) => [h.name, h.state]));
+    expect(state).toEqual({ alpha: "up", beta: "up", hung: "down", closed: "down", wrongtoken: "auth_failed" });
+    expect(hosts.find((h) => h.name === "hung")?.error).toContain("no answer within 1 s");
+    expect(hosts.find((h) => h.name === "closed")?.backoff_s).toBe(60);
+    // One 1 s probe timeout, not the sum of two hung probes.
+    expect(elapsed).toBeLessThan(1900);
+  });
+  test("a tag selects hosts", async () => {
+    const r = await call("remote_list_hosts", { tag: "web" });
+    expect((r.structuredContent as { hosts: Host[] }).hosts.map((h) => h.name)).toEqual(["alpha"]);
+  });
+});
+
+describe("routing over lmcp", () => {
+  test("a call to an up host goes to its lmcp and says via lmcp", async () => {
+    const r = await call("remote_shell", { host: "alpha", command: "echo from-alpha" });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({ host: "alpha", via: "lmcp", stdout: "from-alpha\n", exit_code: 0 });
+  });
+  test("file tools pass through with their structured results", async () => {
+    const path = join(dir, "via-hub.txt");
+    await call("remote_write_file", { host: "beta", path, content: "one\ntwo\n" });
+    const r = await call("remote_read_file", { host: "beta", path, offset: 2 });
+    expect(r.structuredContent).toMatchObject({ content: "two\n", host: "beta", via: "lmcp" });
+    const e = await call("remote_edit_file", { host: "beta", path, old_string: "two", new_string: "three" });
+    expect(e.structuredContent).toMatchObject({ replacements: 1, via: "lmcp" });
+  });
+  test("a backend's tool error comes back as an error naming the host", async () => {
+    const r = await call("remote_read_file", { host: "alpha", path: join(dir, "nope") });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toStartWith("alpha:");
+  });
+  test("a down host without ssh is a clear error, not a hang", async () => {
+    const started = performance.now();
+    const r = await call("remote_shell", { host: "closed", command: "true" });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain("no ssh fallback");
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+  test("a refused token is reported as such and not retried", async () => {
+    const r = await call("remote_shell", { host: "wrongtoken", command: "true" });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain("401");
+  });
+  test("an unknown host lists the known ones", async () => {
+    const r = await call("remote_list_dir", { host: "nosuch", path: "/" });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toContain("alpha");
+  });
+  test("edit_file and shell_bg on a host without lmcp say they need lmcp", async () => {
+    const r = await call("remote_edit_file", { host: "closed", path: "/x", old_string: "a", new_string: "b" });
+    expect(r.isError).toBe(true);
+    expect(text(r)).toMatch(/no ssh fallback|needs lmcp/);
+  });
+  test("remote_shell_many runs in parallel and reports a down host per host", async () => {
+    const r = await call("remote_shell_many", { tag: "all", command: "echo many" });
+    expect(r.isError).toBeFalsy();
+    const results = (r.structuredContent as { results: { host: string; ok: boolean; stdout: string; error: string | null }[] }).results;
+    const byHost = Object.fromEntries(results.map((x) => [x.host, x]));
+    expect(byHost.alpha).toMatchObject({ ok: true, stdout: "many\n" });
+    expect(byHost.beta).toMatchObject({ ok: true, stdout: "many\n" });
+    expect(byHost.closed?.ok).toBe(false);
+    expect(byHost.hung?.ok).toBe(false);
+    expect(byHost.wrongtoken?.ok).toBe(false);
+    expect((r.structuredContent as { summary: string }).summary).toBe("5 hosts: 2 ok, 0 failed, 3 unreachable");
+  });
+  test("remote_shell_many without hosts or tag is refused", async () => {
+    const r = await call("remote_shell_many", { command: "true" });
+    expect(r.isError).toBe(true);
+  });
+});
+
+describe("isolation and tokens", () => {
+  test("calls to a healthy host complete while calls to a hanging backend wait", async () => {
+    // A backend that answers ping but never answers tools/call.
+    const stuck = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        if (req.method !== "POST") return new Response(null, { status: 405 });
+        const body = (await req.json()) as { id?: unknown; method: string };
+        if (body.method === "tools/call") return new Promise<Response>(() => {});
+        if (body.id === undefined) return new Response(null, { status: 202 });
+        const result = body.method === "initialize" ? { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "stuck", version: "0" } } : {};
+        return Response.json({ jsonrpc: "2.0", id: body.id, result });
+      },
+    });
+    const s = await startHub([...entries, { name: "stuck", url: `http://127.0.0.1:${stuck.port}/mcp`, token: "x" }], {
+      registryDir: mkdtempSync(join(dir, "iso-")),
+    });
+    const c = await connect(s);
+    try {
+      const abort = new AbortController();
+      const hanging = Array.from({ length: 20 }, () =>
+        c.callTool({ name: "remote_shell", arguments: { host: "stuck", command: "true" } }, undefined, { signal: abort.signal }).catch(() => "aborted"),
+      );
+      for (let i = 0; i < 10; i++) {
+        const r = (await c.callTool({ name: "remote_shell", arguments: { host: "alpha", command: `echo ${i}` } })) as CallToolResult;
+        expect((r.structuredContent as { stdout: string }).stdout).toBe(`${i}\n`);
+      }
+      abort.abort();
+      expect(await Promise.all(hanging)).toEqual(Array(20).fill("aborted"));
+    } finally {
+      await c.close();
+      await s.stop();
+      stuck.stop(true);
+    }
+  });
+  test("the hub's token does not open a backend, and no token reaches the log", async () => {
+    expect((await rpc({ url: alpha.url, token: hub.token }, { jsonrpc: "2.0", id: 1, method: "ping" })).status).toBe(401);
+    await waitFor("hub log lines with host and via", () => /tool=remote_shell host=alpha via=lmcp/.test(hub.logs()) || undefined);
+    for (const t of [hub.token, alpha.token, beta.token, "not-alphas-token"]) expect(hub.logs()).not.toContain(t);
+  });
+  test("a backend that goes away is marked down on the next call", async () => {
+    const gamma = await startServer();
+    const s = await startHub([{ name: "gamma", url: gamma.url, token: gamma.token }], { registryDir: mkdtempSync(join(dir, "gone-")) });
+    const c = await connect(s);
+    try {
+      const ok = (await c.callTool({ name: "remote_list_dir", arguments: { host: "gamma", path: "/" } })) as CallToolResult;
+      expect(ok.isError).toBeFalsy();
+      await gamma.stop();
+      const r = (await c.callTool({ name: "remote_list_dir", arguments: { host: "gamma", path: "/" } })) as CallToolResult;
+      expect(r.isError).toBe(true);
+      const hosts = ((await c.callTool({ name: "remote_list_hosts", arguments: {} })) as CallToolResult).structuredContent as { hosts: Host[] };
+      expect(hosts.hosts[0]).toMatchObject({ name: "gamma", state: "down", backoff_s: 60 });
+    } finally {
+      await c.close();
+      await s.stop();
+    }
+  });
+});
+
+describe("registry reload and lmcp hosts", () => {
+  test("SIGHUP re-reads backends.toml; a bad file keeps the old registry and says why", async () => {
+    const s = await startHub([{ name: "alpha", url: alpha.url, token: alpha.token }], { registryDir: mkdtempSync(join(dir, "hup-")) });
+    const c = await connect(s);
+    const names = async () =>
+      (((await c.callTool({ name: "remote_list_hosts", arguments: {} })) as CallToolResult).structuredContent as { hosts: Host[] }).hosts.map((h) => h.name);
+    try {
+      writeFileSync(s.registry, registryText([{ name: "alpha", url: alpha.url, token: alpha.token }, { name: "beta", url: beta.url, token: beta.token }]));
+      s.proc.kill("SIGHUP");
+      await waitFor("beta to appear", async () => ((await names()).includes("beta") ? true : undefined));
+      writeFileSync(s.registry, '[[backend]]\nname = "x"\nssh = "-oProxyCommand=evil"\n');
+      s.proc.kill("SIGHUP");
+      await waitFor("the reload error in the log", () => s.logs().includes("kept the old registry") || undefined);
+      expect(s.logs()).toContain('key "ssh"');
+      expect(await names()).toEqual(["alpha", "beta"]);
+    } finally {
+      await c.close();
+      await s.stop();
+    }
+  });
+  test("`lmcp hosts` prints an aligned table without colour when not a TTY, and --json", async () => {
+    const env = { PATH: process.env.PATH ?? "", HOME: dir };
+    const r = Bun.spawnSync([...lmcpCommand(), "hosts", "--url", hub.url, "--token-file", hub.tokenFile], { env });
+    expect(r.exitCode).toBe(0);
+    const out = r.stdout.toString();
+    const lines = out.split("\n");
+    expect(lines[0]).toMatch(/^NAME\s+STATE\s+VIA\s+LATENCY\s+LAST PROBE\s+NEXT PROBE/);
+    expect(out).not.toContain("\x1b[");
+    const stateCol = lines[0]!.indexOf("STATE");
+    expect(lines.find((l) => l.startsWith("alpha"))!.slice(stateCol)).toStartWith("up");
+    const j = Bun.spawnSync([...lmcpCommand(), "hosts", "--json", "--url", hub.url, "--token-file", hub.tokenFile], { env });
+    expect(JSON.parse(j.stdout.toString()).map((h: Host) => h.name)).toEqual(["alpha", "beta", "hung", "closed", "wrongtoken"]);
+  });
+});

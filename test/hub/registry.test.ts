@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "../../src/config/file.ts";
+import { loadRegistry } from "../../src/hub/registry.ts";
+import { tempDir } from "../helpers/context.ts";
+
+let dir = "";
+afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+const registry = (text: string) => {
+  dir = tempDir();
+  const f = join(dir, "backends.toml");
+  writeFileSync(f, text);
+  return f;
+};
+const errorOf = (f: string) => {
+  try {
+    loadRegistry(f);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+};
+
+describe("backends.toml", () => {
+  test("reads every key, resolving token, token_file and token_env", () => {
+    process.env.LMCP_TEST_BACKEND_TOKEN = "from-env";
+    dir = tempDir();
+    const tokenFile = join(dir, "riemann.token");
+    writeFileSync(tokenFile, "# comment\nfile-token\n");
+    const f = join(dir, "backends.toml");
+    writeFileSync(
+      f,
+      `
+[[backend]]
+name = "riemann"
+url = "http://riemann.lan:8765/mcp"
+token_file = ${JSON.stringify(tokenFile)}
+ssh = "ops@riemann.lan"
+ssh_port = 2222
+ssh_options = ["-i", "/etc/lmcp/hub_ed25519"]
+tags = ["mac", "build"]
+
+[[backend]]
+name = "gauss"
+url = "https://gauss.lan:8765/mcp"
+token_env = "LMCP_TEST_BACKEND_TOKEN"
+
+[[backend]]
+name = "euler"
+ssh = "euler.lan"
+`,
+    );
+    const [r, g, e] = loadRegistry(f);
+    expect(r).toEqual({
+      name: "riemann",
+      url: "http://riemann.lan:8765/mcp",
+      token: "file-token",
+      ssh: "ops@riemann.lan",
+      ssh_port: 2222,
+      ssh_options: ["-i", "/etc/lmcp/hub_ed25519"],
+      tags: ["mac", "build"],
+    });
+    expect(g?.token).toBe("from-env");
+    expect(e).toMatchObject({ name: "euler", url: undefined, ssh: "euler.lan", token: undefined });
+  });
+  test("an ssh target or user starting with '-' is refused, naming file, line, backend and key", () => {
+    for (const target of ["-oProxyCommand=touch /tmp/pwned", "-x@host", "ops@-oProxyCommand=x", "a b@host"]) {
+      const f = registry(`[[backend]]\nname = "evil"\nssh = ${JSON.stringify(target)}\n`);
+      const msg = errorOf(f);
+      expect(msg).toContain(`${f}:3: backend "evil": key "ssh"`);
+    }
+  });
+  test("an unknown key names the backend and the key", () => {
+    const f = registry(`[[backend]]\nname = "a"\nssh = "a.lan"\n\n[[backend]]\nname = "b"\nssh = "b.lan"\nport = 22\n`);
+    expect(errorOf(f)).toContain(`${f}:8: backend "b": unknown key "port"`);
+  });
+  test("a url without a token, two token sources, neither url nor ssh, and duplicate names are errors", () => {
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nurl = "http://a:1/mcp"\n`))).toContain('backend "a": has a url but no token');
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nurl = "http://a:1/mcp"\ntoken = "x"\ntoken_env = "Y"\n`))).toContain("not several");
+    expect(errorOf(registry(`[[backend]]\nname = "a"\n`))).toContain("needs url");
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nssh = "a"\n[[backend]]\nname = "a"\nssh = "b"\n`))).toContain("defined twice");
+  });
+  test("a wrong type and a missing token_env variable are named", () => {
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nssh = "a"\nssh_port = "22"\n`))).toContain('key "ssh_port"');
+    delete process.env.LMCP_TEST_NOPE;
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nurl = "http://a:1/mcp"\ntoken_env = "LMCP_TEST_NOPE"\n`))).toContain("LMCP_TEST_NOPE is not set");
+  });
+  test("a url that is not http(s) is refused", () => {
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nurl = "ftp://a/mcp"\ntoken = "x"\n`))).toContain('key "url"');
+  });
+});
