@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { type StartedServer, connect, rpc, startServer, waitFor } from "./helpers/server.ts";
+import { type StartedServer, callTool, connect, rpc, startServer, waitFor } from "./helpers/server.ts";
 
 let server: StartedServer;
 let client: Client;
@@ -22,7 +22,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+const call = (name: string, args: Record<string, unknown>) => callTool(client, name, args);
 const structured = <T = Record<string, unknown>>(r: CallToolResult) => r.structuredContent as T;
 const pidAlive = (pid: number) => {
   try {
@@ -141,7 +141,7 @@ describe("process lifecycle", () => {
     const s = await startServer();
     const c = await connect(s);
     const marker = join(dir, "sigterm.started");
-    const pending = c.callTool({ name: "shell", arguments: { command: `touch ${marker}; sleep 1; echo finished` } }) as Promise<CallToolResult>;
+    const pending = callTool(c, "shell", { command: `touch ${marker}; sleep 1; echo finished` });
     await waitFor("the call to start", () => existsSync(marker) || undefined);
     s.proc.kill("SIGTERM");
     const r = await pending;
@@ -197,13 +197,13 @@ describe("process lifecycle", () => {
     try {
       const s1 = await startServer({ home });
       const c1 = await connect(s1);
-      const started = structured<{ job_id: string; pid: number }>((await c1.callTool({ name: "shell_bg", arguments: { command: "sleep 120" } })) as CallToolResult);
+      const started = structured<{ job_id: string; pid: number }>(await callTool(c1, "shell_bg", { command: "sleep 120" }));
       await c1.close();
       await s1.stop();
       expect(pidAlive(started.pid)).toBe(true);
       const s2 = await startServer({ home });
       const c2 = await connect(s2);
-      const status = structured((await c2.callTool({ name: "shell_bg_status", arguments: { job_id: started.job_id } })) as CallToolResult);
+      const status = structured(await callTool(c2, "shell_bg_status", { job_id: started.job_id }));
       expect(status.state).toBe("running");
       await c2.callTool({ name: "shell_bg_kill", arguments: { job_id: started.job_id, signal: "KILL" } });
       await waitFor("the job to end", () => !pidAlive(started.pid) || undefined);

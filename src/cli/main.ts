@@ -3,12 +3,6 @@
 // codes (0 ok, 1 runtime failure, 2 usage or configuration error).
 import { ConfigError } from "../config/file.ts";
 import { versionLine } from "../version.ts";
-import { callCommand, callHelp } from "./call.ts";
-import { clientConfigCommand, clientConfigHelp } from "./client_config.ts";
-import { hostsCommand, hostsHelp } from "./hosts.ts";
-import { hubCommand, hubHelp } from "./hub.ts";
-import { serveCommand, serveHelp } from "./serve.ts";
-import { tokenCommand, tokenHelp } from "./token.ts";
 
 const usage = `Usage: lmcp COMMAND [flags]
 
@@ -25,13 +19,17 @@ Commands:
 Run \`lmcp COMMAND --help\` for a command's flags; \`lmcp --version\` for the version.
 `;
 
-const commands: Record<string, { run: (argv: string[]) => number | Promise<number>; help: string }> = {
-  serve: { run: serveCommand, help: serveHelp },
-  hub: { run: hubCommand, help: hubHelp },
-  hosts: { run: hostsCommand, help: hostsHelp },
-  token: { run: tokenCommand, help: tokenHelp },
-  "client-config": { run: clientConfigCommand, help: clientConfigHelp },
-  call: { run: callCommand, help: callHelp },
+/** Each command is loaded only when run, so `serve` never loads the client or hub code. */
+interface Command {
+  run: (argv: string[]) => number | Promise<number>;
+}
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => ({ run: (await import("./serve.ts")).serveCommand }),
+  hub: async () => ({ run: (await import("./hub.ts")).hubCommand }),
+  token: async () => ({ run: (await import("./token.ts")).tokenCommand }),
+  "client-config": async () => ({ run: (await import("./client_config.ts")).clientConfigCommand }),
+  call: async () => ({ run: (await import("./call.ts")).callCommand }),
+  hosts: async () => ({ run: (await import("./hosts.ts")).hostsCommand }),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,16 +40,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const topic = name === "help" && rest[0] ? commands[rest[0]] : undefined;
-    process.stdout.write(topic ? topic.help : usage);
+    if (topic) return (await topic()).run(["--help"]);
+    process.stdout.write(usage);
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
-  if (!command) {
+  const load = commands[name];
+  if (!load) {
     process.stderr.write(`lmcp: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
   try {
-    return await command.run(rest);
+    return await (await load()).run(rest);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`lmcp: ${err.message}\n`);

@@ -6,6 +6,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { type CallToolResult, McpError, type Progress } from "@modelcontextprotocol/sdk/types.js";
+import { unusedJsonSchemaValidator } from "../mcp/no_json_schema_validator.ts";
 import { version } from "../version.ts";
 import type { Backend } from "./registry.ts";
 
@@ -63,7 +64,7 @@ export class BackendLink {
       const transport = new StreamableHTTPClientTransport(new URL(url), {
         requestInit: { headers: { authorization: `Bearer ${this.backend.token ?? ""}` } },
       });
-      const client = new Client({ name: "lmcp-hub", version });
+      const client = new Client({ name: "lmcp-hub", version }, { jsonSchemaValidator: unusedJsonSchemaValidator });
       const connecting = client.connect(transport, { signal, timeout: timeoutMs }).then(() => client);
       this.client = connecting;
       connecting.catch(() => {

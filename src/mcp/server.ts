@@ -13,6 +13,7 @@ import {
 import { z } from "zod";
 import { logEvent } from "../http/log.ts";
 import type { ToolContext, ToolDef } from "../tools/tool.ts";
+import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
 
 export interface McpServerOptions {
   name: string;
@@ -46,7 +47,7 @@ export function toCallToolResult(outcome: Awaited<ReturnType<ToolDef["run"]>>): 
 export function createMcpServer(opts: McpServerOptions): Server {
   const server = new Server(
     { name: opts.name, title: opts.title, version: opts.version },
-    { capabilities: { tools: { listChanged: false } }, instructions: opts.instructions },
+    { capabilities: { tools: { listChanged: false } }, instructions: opts.instructions, jsonSchemaValidator: unusedJsonSchemaValidator },
   );
   const byName = new Map(opts.tools.map((t) => [t.name, t]));
   const listing = { tools: opts.tools.map(describeTool) };

@@ -70,3 +70,27 @@ export async function terminateGroup(pgid: number, graceMs = KILL_GRACE_MS): Pro
     return false;
   }
 }
+
+/**
+ * Reads a pipe, handing each chunk to `onChunk`, until EOF or `stop()`; `stop`
+ * also releases the pipe. `done` settles when reading ends.
+ */
+export function readStream(stream: ReadableStream<Uint8Array>, onChunk: (c: Uint8Array) => void): { done: Promise<void>; stop: () => Promise<void> } {
+  const reader = stream.getReader();
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        onChunk(value);
+      }
+    } catch {
+      // A cancelled or broken pipe ends the stream; what arrived is kept.
+    }
+  })();
+  const stop = async () => {
+    await reader.cancel().catch(() => undefined);
+    await done;
+  };
+  return { done, stop };
+}

@@ -47,7 +47,8 @@ const output = z.object({
   large_skipped: z.number().optional().describe("With content: files skipped because they are over 16 MiB."),
 });
 
-type SearchResult = z.output<typeof output>;
+/** What search_files returns as structured data; the SSH fallback gives the same. */
+export type SearchResult = z.output<typeof output>;
 
 interface Frame {
   dir: string;
@@ -260,7 +261,8 @@ async function walk(start: string, startStats: Stats, s: Search, maxDepth: numbe
   }
 }
 
-function summarize(r: SearchResult, pattern: string, grep: boolean): string {
+/** The readable text of a search result: the paths or lines, then notes on what was cut or skipped. */
+export function summarizeSearch(r: SearchResult, pattern: string, grep: boolean): string {
   const out: string[] = grep ? [...(r.lines ?? [])] : [...r.matches];
   if (r.count === 0) out.push(grep ? `no lines match in files named "${pattern}" under ${r.path}` : `no files named "${pattern}" under ${r.path}`);
   else out.push(`[lmcp: ${r.count} ${grep ? "matching lines" : "matches"}]`);
@@ -313,6 +315,6 @@ export const searchFiles = defineTool({
       unreadable_paths: s.unreadablePaths,
       ...(grep ? { lines: s.lines, binary_skipped: s.binarySkipped, large_skipped: s.largeSkipped } : {}),
     };
-    return ok(result, summarize(result, args.pattern, grep));
+    return ok(result, summarizeSearch(result, args.pattern, grep));
   },
 });

@@ -6,7 +6,7 @@ import { constants as osConstants } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { decodeUtf8 } from "./output_cut.ts";
-import { commandShell, terminateGroup } from "./process_group.ts";
+import { commandShell, readStream, terminateGroup } from "./process_group.ts";
 import { newSpoolId, StreamCapture } from "./spool.ts";
 import { defineTool, describeError, fail, ok } from "./tool.ts";
 
@@ -50,28 +50,6 @@ function lastLine(recent: Uint8Array): string {
   const lines = decodeUtf8(recent).split(/\r\n|\r|\n/).map((l) => l.trim()).filter(Boolean);
   const line = lines.at(-1) ?? "";
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
-}
-
-/** Reads a pipe into `capture` until EOF or `stop()`; `stop` also releases the pipe. */
-function pump(stream: ReadableStream<Uint8Array>, capture: StreamCapture, onChunk: (c: Uint8Array) => void) {
-  const reader = stream.getReader();
-  const done = (async () => {
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        capture.push(value);
-        onChunk(value);
-      }
-    } catch {
-      // A cancelled or broken pipe ends the output; what arrived is kept.
-    }
-  })();
-  const stop = async () => {
-    await reader.cancel().catch(() => undefined);
-    await done;
-  };
-  return { done, stop };
 }
 
 const input = z.object({
@@ -163,8 +141,14 @@ export const shell = defineTool({
     const remember = (chunk: Uint8Array) => {
       if (chunk.length > 0) recent = chunk.slice(-512);
     };
-    const outPump = pump(proc.stdout, out, remember);
-    const errPump = pump(proc.stderr, err, remember);
+    const outPump = readStream(proc.stdout, (c) => {
+      out.push(c);
+      remember(c);
+    });
+    const errPump = readStream(proc.stderr, (c) => {
+      err.push(c);
+      remember(c);
+    });
 
     let timedOut = false;
     let cancelled = false;

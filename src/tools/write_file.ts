@@ -33,6 +33,14 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   return Buffer.from(compact.replace(/-/g, "+").replace(/_/g, "/"), "base64");
 }
 
+/** The bytes write_file stores: `content` as UTF-8 text, or decoded from base64; an error message when the base64 is invalid. */
+export function contentBytes(args: { content: string; encoding: "utf8" | "base64" }): Uint8Array | { error: string } {
+  if (args.encoding !== "base64") return Buffer.from(args.content, "utf8");
+  const bytes = decodeBase64(args.content);
+  if (!bytes) return { error: "content is not valid base64; send the bytes base64-encoded (A–Z, a–z, 0–9, +, /, = padding), or use encoding utf8 for text" };
+  return bytes;
+}
+
 export const writeFile = defineTool({
   name: "write_file",
   title: "Write file",
@@ -44,14 +52,8 @@ export const writeFile = defineTool({
   annotations: { title: "Write file", readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async run(args) {
     const path = resolveUserPath(args.path);
-    let data: Uint8Array;
-    if (args.encoding === "base64") {
-      const bytes = decodeBase64(args.content);
-      if (!bytes) return fail("content is not valid base64; send the bytes base64-encoded (A–Z, a–z, 0–9, +, /, = padding), or use encoding utf8 for text");
-      data = bytes;
-    } else {
-      data = Buffer.from(args.content, "utf8");
-    }
+    const data = contentBytes(args);
+    if ("error" in data) return fail(data.error);
     const mode = args.mode === undefined ? undefined : Number.parseInt(args.mode, 8);
     try {
       const r = await atomicWrite(path, data, { createDirs: args.create_dirs, ...(mode !== undefined ? { mode } : {}) });

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 
 export const repoRoot = resolve(import.meta.dir, "../..");
 export const bunPath = process.execPath;
@@ -104,6 +105,16 @@ export async function connect(server: { url: string; token: string }, token = se
   const client = new Client({ name: "lmcp-test", version: "0.0.0" });
   await client.connect(transport);
   return client;
+}
+
+/** Calls tool `name` through the SDK client. */
+export async function callTool(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+/** A tool result's text: its text parts, one per line. */
+export function resultText(r: CallToolResult): string {
+  return r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 }
 
 /** A raw JSON-RPC POST with the usual headers; `headers` override them. */

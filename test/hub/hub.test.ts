@@ -5,10 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { closedPort, hungListener } from "../helpers/fixtures.ts";
 import { type BackendSpec, registryText, startHub } from "../helpers/hub.ts";
-import { type StartedServer, connect, lmcpCommand, rpc, startServer, waitFor } from "../helpers/server.ts";
+import { type StartedServer, callTool, connect, lmcpCommand, resultText, rpc, startServer, waitFor } from "../helpers/server.ts";
 
 let dir: string;
 let alpha: StartedServer;
@@ -41,8 +40,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
-const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+const call = (name: string, args: Record<string, unknown>) => callTool(client, name, args);
+const text = resultText;
 type Host = { name: string; state: string; via: string; backoff_s: number; error: string | null };
 
 describe("tools", () => {
@@ -164,7 +163,7 @@ describe("isolation and tokens", () => {
         c.callTool({ name: "remote_shell", arguments: { host: "stuck", command: "true" } }, undefined, { signal: abort.signal }).catch(() => "aborted"),
       );
       for (let i = 0; i < 10; i++) {
-        const r = (await c.callTool({ name: "remote_shell", arguments: { host: "alpha", command: `echo ${i}` } })) as CallToolResult;
+        const r = await callTool(c, "remote_shell", { host: "alpha", command: `echo ${i}` });
         expect((r.structuredContent as { stdout: string }).stdout).toBe(`${i}\n`);
       }
       abort.abort();
@@ -185,12 +184,12 @@ describe("isolation and tokens", () => {
     const s = await startHub([{ name: "gamma", url: gamma.url, token: gamma.token }], { registryDir: mkdtempSync(join(dir, "gone-")) });
     const c = await connect(s);
     try {
-      const ok = (await c.callTool({ name: "remote_list_dir", arguments: { host: "gamma", path: "/" } })) as CallToolResult;
+      const ok = await callTool(c, "remote_list_dir", { host: "gamma", path: "/" });
       expect(ok.isError).toBeFalsy();
       await gamma.stop();
-      const r = (await c.callTool({ name: "remote_list_dir", arguments: { host: "gamma", path: "/" } })) as CallToolResult;
+      const r = await callTool(c, "remote_list_dir", { host: "gamma", path: "/" });
       expect(r.isError).toBe(true);
-      const hosts = ((await c.callTool({ name: "remote_list_hosts", arguments: {} })) as CallToolResult).structuredContent as { hosts: Host[] };
+      const hosts = (await callTool(c, "remote_list_hosts", {})).structuredContent as { hosts: Host[] };
       expect(hosts.hosts[0]).toMatchObject({ name: "gamma", state: "down", backoff_s: 60 });
     } finally {
       await c.close();
@@ -204,7 +203,7 @@ describe("registry reload and lmcp hosts", () => {
     const s = await startHub([{ name: "alpha", url: alpha.url, token: alpha.token }], { registryDir: mkdtempSync(join(dir, "hup-")) });
     const c = await connect(s);
     const names = async () =>
-      (((await c.callTool({ name: "remote_list_hosts", arguments: {} })) as CallToolResult).structuredContent as { hosts: Host[] }).hosts.map((h) => h.name);
+      ((await callTool(c, "remote_list_hosts", {})).structuredContent as { hosts: Host[] }).hosts.map((h) => h.name);
     try {
       writeFileSync(s.registry, registryText([{ name: "alpha", url: alpha.url, token: alpha.token }, { name: "beta", url: beta.url, token: beta.token }]));
       s.proc.kill("SIGHUP");

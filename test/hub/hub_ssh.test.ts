@@ -5,10 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { closedPort, hungListener } from "../helpers/fixtures.ts";
 import { startHub } from "../helpers/hub.ts";
-import { type StartedServer, connect, startServer } from "../helpers/server.ts";
+import { type StartedServer, callTool, connect, resultText, startServer } from "../helpers/server.ts";
 import { type StartedSshd, startSshd } from "../helpers/sshd.ts";
 
 let dir: string;
@@ -41,8 +40,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
-const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+const call = (name: string, args: Record<string, unknown>) => callTool(client, name, args);
+const text = resultText;
 
 describe("SSH fallback through the hub", () => {
   test("an SSH-only host runs shell over ssh and says so", async () => {

@@ -1,18 +1,10 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { atomicWrite, WriteRefused } from "../../src/tools/atomic_write.ts";
-import { tempDir } from "../helpers/context.ts";
+import { scratch } from "../helpers/context.ts";
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const { freshDir: fresh } = scratch();
 
 const bytes = (s: string) => Buffer.from(s, "utf8");
 const tempsIn = (dir: string) => readdirSync(dir).filter((n) => n.includes(".lmcp-tmp-"));

@@ -1,19 +1,10 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { editFile, planEdit } from "../../src/tools/edit_file.ts";
-import { tempDir, testContext } from "../helpers/context.ts";
+import { scratch } from "../helpers/context.ts";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function setup() {
-  const d = tempDir();
-  const t = testContext();
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }), t.cleanup);
-  return { d, ctx: t.ctx };
-}
+const { setup } = scratch();
 const run = (args: Record<string, unknown>, ctx: ReturnType<typeof setup>["ctx"]) => editFile.run(editFile.input.parse(args), ctx);
 async function edits(args: Record<string, unknown>, ctx: ReturnType<typeof setup>["ctx"]) {
   const r = await run(args, ctx);
@@ -32,7 +23,7 @@ describe("edit_file", () => {
   });
 
   test("replaces a unique match, reports one replacement, and its output matches the schema", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f.py");
     writeFileSync(p, "def f():\n    return 1\n");
     const r = await edits({ path: p, old_string: "return 1", new_string: "return 2" }, ctx);
@@ -43,7 +34,7 @@ describe("edit_file", () => {
   });
 
   test("refuses an ambiguous match and reports the count", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, "x = 1\nx = 1\nx = 1\n");
     const error = await refuses({ path: p, old_string: "x = 1", new_string: "x = 2" }, ctx);
@@ -53,7 +44,7 @@ describe("edit_file", () => {
   });
 
   test("replace_all replaces every occurrence and counts them", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, "a-a-a");
     const r = await edits({ path: p, old_string: "a", new_string: "bb", replace_all: true }, ctx);
@@ -62,7 +53,7 @@ describe("edit_file", () => {
   });
 
   test("a missing old_string fails and says to copy the exact text", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, "    indented\n");
     const error = await refuses({ path: p, old_string: "  indented\n\n", new_string: "x" }, ctx);
@@ -71,14 +62,14 @@ describe("edit_file", () => {
   });
 
   test("identical old_string and new_string is refused", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, "same");
     expect(await refuses({ path: p, old_string: "same", new_string: "same" }, ctx)).toContain("identical");
   });
 
   test("matches literally, not as a regex", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, "a.c abc (x)+\n");
     await edits({ path: p, old_string: "(x)+", new_string: "y" }, ctx);
@@ -87,7 +78,7 @@ describe("edit_file", () => {
   });
 
   test("$& and other replacement patterns in new_string are inserted literally", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f.sh");
     writeFileSync(p, "echo NAME\necho NAME2\n");
     await edits({ path: p, old_string: "echo NAME\n", new_string: "echo \"$&\" $1 $$ $` $'\n" }, ctx);
@@ -97,7 +88,7 @@ describe("edit_file", () => {
   });
 
   test("an LF old_string edits a CRLF file, which stays CRLF", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "win.ini");
     writeFileSync(p, "[a]\r\nkey=1\r\nother=2\r\n");
     const r = await edits({ path: p, old_string: "key=1\nother=2", new_string: "key=9\nother=8\nnew=7" }, ctx);
@@ -106,7 +97,7 @@ describe("edit_file", () => {
   });
 
   test("an exact CRLF old_string still matches without conversion", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "win.txt");
     writeFileSync(p, "a\r\nb\r\n");
     await edits({ path: p, old_string: "a\r\nb", new_string: "c\r\nd" }, ctx);
@@ -114,7 +105,7 @@ describe("edit_file", () => {
   });
 
   test("emoji, combining marks and a BOM are preserved exactly", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "u.txt");
     const before = "\uFEFFcafe\u0301 👩‍👩‍👧 = 1\nnaïve ñ\n";
     writeFileSync(p, before);
@@ -125,7 +116,7 @@ describe("edit_file", () => {
   });
 
   test("an empty old_string creates a file that does not exist", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "sub", "new.txt");
     const r = await edits({ path: p, old_string: "", new_string: "fresh\n" }, ctx);
     expect(r.data).toMatchObject({ created: true, replacements: 1, bytes_written: 6 });
@@ -133,7 +124,7 @@ describe("edit_file", () => {
   });
 
   test("an empty old_string on a non-empty file is refused; on an empty file it fills it", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, "content");
     expect(await refuses({ path: p, old_string: "", new_string: "x" }, ctx)).toContain("not empty");
@@ -144,7 +135,7 @@ describe("edit_file", () => {
   });
 
   test("keeps the file's mode and owner and leaves no temp file", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "conf");
     writeFileSync(p, "port=1\n");
     chmodSync(p, 0o640);
@@ -159,7 +150,7 @@ describe("edit_file", () => {
   });
 
   test("a missing file fails and suggests write_file", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const error = await refuses({ path: join(d, "nope"), old_string: "a", new_string: "b" }, ctx);
     expect(error).toContain("does not exist");
     expect(error).toContain("write_file");
@@ -167,13 +158,13 @@ describe("edit_file", () => {
   });
 
   test("a directory fails", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     mkdirSync(join(d, "dir"));
     expect(await refuses({ path: join(d, "dir"), old_string: "a", new_string: "b" }, ctx)).toContain("is a directory");
   });
 
   test("a file that is not UTF-8 is refused rather than corrupted", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "latin1");
     const bytes = Buffer.from("caf\xe9 ok", "latin1");
     writeFileSync(p, bytes);

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   isJobId,
@@ -11,27 +11,10 @@ import {
   readJobRecord,
   writeJobRecord,
 } from "../../src/tools/jobs.ts";
-import { tempDir } from "../helpers/context.ts";
+import { scratch } from "../helpers/context.ts";
 
-const dirs: string[] = [];
-const groups: number[] = [];
-
-afterEach(() => {
-  for (const pgid of groups.splice(0)) {
-    try {
-      process.kill(-pgid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function stateDir(): string {
-  const d = tempDir("lmcp-jobs-");
-  dirs.push(d);
-  return d;
-}
+const { freshDir, killAfter } = scratch();
+const stateDir = () => freshDir("lmcp-jobs-");
 
 const record = (over: Partial<JobRecord> = {}): JobRecord => ({
   job_id: newJobId(),
@@ -57,7 +40,7 @@ function startWrapper(command: string, exitFile: string) {
     detached: true,
     stdio: ["ignore", "ignore", "ignore"],
   });
-  groups.push(proc.pid);
+  killAfter(-proc.pid);
   return proc;
 }
 

@@ -1,20 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { listDir } from "../../src/tools/list_dir.ts";
 import type { ToolOutcome } from "../../src/tools/tool.ts";
-import { tempDir, testContext } from "../helpers/context.ts";
+import { scratch } from "../helpers/context.ts";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function setup() {
-  const d = tempDir();
-  const t = testContext();
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }), t.cleanup);
-  return { d, ctx: t.ctx };
-}
+const { setup } = scratch();
 
 interface Entry {
   name: string;
@@ -42,7 +33,7 @@ describe("list_dir", () => {
   });
 
   test("sorts names in byte order, like LC_ALL=C ls", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     for (const n of ["b", "B", "a", "_x", "Z", "ä", "10", "9", "a-b", "a.b"]) writeFileSync(join(d, n), "");
     const r = await list({ path: d }, ctx);
     const ls = Bun.spawnSync(["ls", "-1"], { cwd: d, env: { ...process.env, LC_ALL: "C" } }).stdout.toString().trim().split("\n");
@@ -51,7 +42,7 @@ describe("list_dir", () => {
   });
 
   test("reports type, size, mode, mtime and symlink targets from lstat, and its output matches the schema", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, "file.txt"), "12345");
     chmodSync(join(d, "file.txt"), 0o640);
     mkdirSync(join(d, "sub"));
@@ -75,7 +66,7 @@ describe("list_dir", () => {
   });
 
   test("hides dot files unless all is true", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, ".hidden"), "");
     writeFileSync(join(d, "shown"), "");
     const plain = await list({ path: d }, ctx);
@@ -86,7 +77,7 @@ describe("list_dir", () => {
   });
 
   test("max_entries keeps the first names and reports the total", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     for (let i = 0; i < 12; i++) writeFileSync(join(d, `f${String(i).padStart(2, "0")}`), "");
     const r = await list({ path: d, max_entries: 5 }, ctx);
     expect(r.data.entries.map((e) => e.name)).toEqual(["f00", "f01", "f02", "f03", "f04"]);
@@ -97,7 +88,7 @@ describe("list_dir", () => {
   });
 
   test("lists the directory a symlink points to", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     mkdirSync(join(d, "real"));
     writeFileSync(join(d, "real", "inside"), "");
     symlinkSync("real", join(d, "link"));
@@ -106,7 +97,7 @@ describe("list_dir", () => {
   });
 
   test("a file fails and points to read_file", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, "f"), "");
     const r = await listDir.run(listDir.input.parse({ path: join(d, "f") }), ctx);
     expect(r.ok).toBe(false);
@@ -114,7 +105,7 @@ describe("list_dir", () => {
   });
 
   test("a missing directory fails with the path", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const r = await listDir.run(listDir.input.parse({ path: join(d, "none") }), ctx);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toContain(join(d, "none"));

@@ -1,22 +1,13 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { resolveUserPath } from "../../src/tools/paths.ts";
 import { fitReply, readFile } from "../../src/tools/read_file.ts";
 import type { ToolOutcome } from "../../src/tools/tool.ts";
-import { tempDir, testContext } from "../helpers/context.ts";
+import { scratch } from "../helpers/context.ts";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function setup(limits: { maxReadBytes?: number } = {}) {
-  const d = tempDir();
-  const t = testContext({ limits });
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }), t.cleanup);
-  return { d, ctx: t.ctx };
-}
+const { setup } = scratch();
 
 interface ReadData {
   path: string;
@@ -47,7 +38,7 @@ const numbered = (n: number) => Array.from({ length: n }, (_, i) => `line ${i + 
 
 describe("read_file", () => {
   test("reads a small file exactly, with counts, and its output matches the declared schema", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "a.txt");
     writeFileSync(p, "one\ntwo\nthree\n");
     const r = await read({ path: p }, ctx);
@@ -64,7 +55,7 @@ describe("read_file", () => {
   });
 
   test("returns at most 2000 lines and says how to page with next_offset", async () => {
-    const { d, ctx } = setup({ maxReadBytes: 1024 * 1024 });
+    const { dir: d, ctx } = setup({ limits: { maxReadBytes: 1024 * 1024 } });
     const p = join(d, "long.txt");
     writeFileSync(p, numbered(5000));
     const first = await read({ path: p }, ctx);
@@ -84,7 +75,7 @@ describe("read_file", () => {
   });
 
   test("offset and limit select exact lines", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, numbered(10));
     const r = await read({ path: p, offset: 3, limit: 2 }, ctx);
@@ -95,7 +86,7 @@ describe("read_file", () => {
   });
 
   test("caps the reply in bytes at a line boundary", async () => {
-    const { d, ctx } = setup({ maxReadBytes: 100 });
+    const { dir: d, ctx } = setup({ limits: { maxReadBytes: 100 } });
     const p = join(d, "f");
     const line = `${"x".repeat(29)}\n`; // 30 bytes
     writeFileSync(p, line.repeat(10));
@@ -116,7 +107,7 @@ describe("read_file", () => {
   });
 
   test("cuts a first line longer than the cap at a UTF-8 character boundary and says so", async () => {
-    const { d, ctx } = setup({ maxReadBytes: 10 });
+    const { dir: d, ctx } = setup({ limits: { maxReadBytes: 10 } });
     const p = join(d, "emoji");
     writeFileSync(p, "😀😀😀😀😀\nnext\n"); // 4-byte characters: the cap falls inside the third
     const r = await read({ path: p }, ctx);
@@ -127,7 +118,7 @@ describe("read_file", () => {
   });
 
   test("keeps CRLF line endings, a BOM and a last line without newline", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "win.txt");
     const text = "\uFEFFa\r\nb\r\nlast";
     writeFileSync(p, text);
@@ -139,7 +130,7 @@ describe("read_file", () => {
   });
 
   test("reports a file with a NUL byte as binary, without content", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "bin");
     writeFileSync(p, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01]));
     const r = await read({ path: p }, ctx);
@@ -150,7 +141,7 @@ describe("read_file", () => {
   });
 
   test("reports invalid UTF-8 as binary", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "latin1");
     writeFileSync(p, Buffer.from("caf\xe9\n", "latin1"));
     const r = await read({ path: p }, ctx);
@@ -158,7 +149,7 @@ describe("read_file", () => {
   });
 
   test("base64 pages through any file by bytes and round-trips it", async () => {
-    const { d, ctx } = setup({ maxReadBytes: 4096 });
+    const { dir: d, ctx } = setup({ limits: { maxReadBytes: 4096 } });
     const p = join(d, "blob");
     const original = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7919) % 256));
     writeFileSync(p, original);
@@ -182,7 +173,7 @@ describe("read_file", () => {
   });
 
   test("an empty file has no lines and empty content", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "empty");
     writeFileSync(p, "");
     const r = await read({ path: p }, ctx);
@@ -191,7 +182,7 @@ describe("read_file", () => {
   });
 
   test("an offset past the end returns nothing and says how many lines there are", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "f");
     writeFileSync(p, "a\nb\nc\n");
     const r = await read({ path: p, offset: 10 }, ctx);
@@ -200,19 +191,19 @@ describe("read_file", () => {
   });
 
   test("refuses a directory and points to list_dir", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     expect(await readFails({ path: d }, ctx)).toContain("is a directory; use list_dir");
   });
 
   test("a missing file is a failure that names the path", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const error = await readFails({ path: join(d, "nope.txt") }, ctx);
     expect(error).toContain(join(d, "nope.txt"));
     expect(error).toContain("no such file");
   });
 
   test("reads through a symlink", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, "real"), "content\n");
     symlinkSync("real", join(d, "link"));
     expect((await read({ path: join(d, "link") }, ctx)).data.content).toBe("content\n");
@@ -224,7 +215,7 @@ describe("read_file", () => {
     expect(resolveUserPath("~/x/y")).toBe(join(home, "x/y"));
     expect(resolveUserPath("x/../y")).toBe(join(home, "y"));
     expect(resolveUserPath("/etc/../etc/hosts")).toBe("/etc/hosts");
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, "rel.txt"), "relative\n");
     const r = await read({ path: relative(home, join(d, "rel.txt")) }, ctx);
     expect(r.data.path).toBe(join(d, "rel.txt"));
@@ -232,7 +223,7 @@ describe("read_file", () => {
   });
 
   test("streams a file over 8 MiB and still pages it correctly", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "big.log");
     const lines = 400_000;
     const body = Array.from({ length: lines }, (_, i) => `entry ${String(i + 1).padStart(8, "0")} ${"z".repeat(12)}\n`).join("");
@@ -249,7 +240,7 @@ describe("read_file", () => {
   });
 
   test("detects a binary file over 8 MiB from its first 8 KiB", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "big.bin");
     const buf = Buffer.alloc(9 * 1024 * 1024, 0x41);
     buf[100] = 0;
@@ -259,7 +250,7 @@ describe("read_file", () => {
   });
 
   test("streaming cuts a single line over 8 MiB at the cap", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "one-line");
     writeFileSync(p, "é".repeat(5 * 1024 * 1024)); // 10 MiB, no newline
     const r = await read({ path: p }, ctx);
@@ -270,7 +261,7 @@ describe("read_file", () => {
   });
 
   test("a directory removed before the call is a failure, not a crash", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     mkdirSync(join(d, "gone"));
     rmSync(join(d, "gone"), { recursive: true });
     expect(await readFails({ path: join(d, "gone") }, ctx)).toContain("no such file");

@@ -1,32 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { searchFiles } from "../../src/tools/search_files.ts";
-import type { ToolContext, ToolOutcome } from "../../src/tools/tool.ts";
-import { tempDir, testContext } from "../helpers/context.ts";
+import type { ToolContext } from "../../src/tools/tool.ts";
+import { scratch, testContext } from "../helpers/context.ts";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function setup() {
-  const d = tempDir();
-  const t = testContext();
-  cleanups.push(() => {
-    chmodTree(d);
-    rmSync(d, { recursive: true, force: true });
-  }, t.cleanup);
-  return { d, ctx: t.ctx };
-}
-/** Gives back permissions a test took away, so cleanup can remove everything. */
-function chmodTree(dir: string) {
-  try {
-    chmodSync(dir, 0o755);
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) chmodTree(join(dir, e.name));
-  } catch {
-    // already gone
-  }
-}
+const { setup, onCleanup } = scratch();
 
 /** Creates files (content given) and directories (trailing slash) under root. */
 function tree(root: string, spec: Record<string, string>) {
@@ -40,20 +19,8 @@ function tree(root: string, spec: Record<string, string>) {
   }
 }
 
-interface SearchData {
-  path: string;
-  matches: string[];
-  count: number;
-  truncated: boolean;
-  lines?: string[];
-  cycles_skipped: number;
-  unreadable_skipped: number;
-  unreadable_paths: string[];
-  binary_skipped?: number;
-  large_skipped?: number;
-}
 async function search(args: Record<string, unknown>, ctx: ToolContext) {
-  const r = (await searchFiles.run(searchFiles.input.parse(args), ctx)) as ToolOutcome<SearchData>;
+  const r = await searchFiles.run(searchFiles.input.parse(args), ctx);
   if (!r.ok) throw new Error(`expected success, got: ${r.error}`);
   return r;
 }
@@ -75,7 +42,7 @@ describe("search_files", () => {
   });
 
   test("finds files and directories by name, sorted, and its output matches the schema", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, { "b.lua": "", "a.lua": "", "x.ts": "", "sub/c.lua": "", "sub/d.txt": "", "lua.lua/": "" });
     const r = await search({ path: d, pattern: "*.lua" }, ctx);
     expect(r.data.matches).toEqual([join(d, "a.lua"), join(d, "b.lua"), join(d, "lua.lua"), join(d, "sub/c.lua")]);
@@ -85,14 +52,14 @@ describe("search_files", () => {
   });
 
   test("matches the start directory itself when its name matches, like find", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, { "proj/proj/": "" });
     const r = await search({ path: join(d, "proj"), pattern: "proj" }, ctx);
     expect(r.data.matches).toEqual([join(d, "proj"), join(d, "proj/proj")]);
   });
 
   test("follows a symlinked start directory and reports paths under the link", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, { "real/a.lua": "", "real/sub/b.lua": "" });
     symlinkSync(join(d, "real"), join(d, "link"));
     const r = await search({ path: join(d, "link"), pattern: "*.lua" }, ctx);
@@ -101,8 +68,8 @@ describe("search_files", () => {
   });
 
   test("follows symlinks to directories and files inside the tree", async () => {
-    const { d, ctx } = setup();
-    const outside = setup().d;
+    const { dir: d, ctx } = setup();
+    const outside = setup().dir;
     tree(outside, { "o.lua": "" });
     tree(d, { "src/a.lua": "" });
     symlinkSync(outside, join(d, "ext"));
@@ -112,7 +79,7 @@ describe("search_files", () => {
   });
 
   test("skips a symlink cycle, counts it, and still finishes", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, { "a/b/f.lua": "" });
     symlinkSync("../..", join(d, "a/b/up")); // back to d
     symlinkSync(".", join(d, "a/here")); // back to a
@@ -124,7 +91,7 @@ describe("search_files", () => {
   });
 
   test("reports broken symlinks by name and skips self-referencing ones, like find -L", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     symlinkSync("nowhere.lua", join(d, "broken.lua"));
     symlinkSync("self.lua", join(d, "self.lua"));
     const r = await search({ path: d, pattern: "*.lua" }, ctx);
@@ -133,7 +100,7 @@ describe("search_files", () => {
   });
 
   test("skips an unreadable directory and counts it", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, { "open/a.lua": "", "locked/b.lua": "" });
     chmodSync(join(d, "locked"), 0o000);
     let blocked = true;
@@ -156,7 +123,7 @@ describe("search_files", () => {
   });
 
   test("max_results truncates and says so", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     for (let i = 0; i < 10; i++) writeFileSync(join(d, `f${i}.txt`), "");
     const cut = await search({ path: d, pattern: "*.txt", max_results: 3 }, ctx);
     expect(cut.data.matches).toEqual([join(d, "f0.txt"), join(d, "f1.txt"), join(d, "f2.txt")]);
@@ -167,7 +134,7 @@ describe("search_files", () => {
   });
 
   test("max_depth limits the descent like find -maxdepth", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, { "x.c": "", "a/x.c": "", "a/b/x.c": "", "a/b/c/x.c": "" });
     for (const depth of [0, 1, 2, 3]) {
       const r = await search({ path: d, pattern: "*", max_depth: depth }, ctx);
@@ -177,7 +144,7 @@ describe("search_files", () => {
   });
 
   test("dot files and dot directories are skipped unless all is true, and then globs match them like find -name", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, { ".x": "", x: "", ".a.lua": "", "a.lua": "", ".git/config.lua": "", "..y": "" });
     const plain = await search({ path: d, pattern: "*" }, ctx);
     expect(plain.data.matches).toEqual([d, join(d, "a.lua"), join(d, "x")].sort());
@@ -188,7 +155,7 @@ describe("search_files", () => {
   });
 
   test("content finds matching lines as path:line:text and skips binary files", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     tree(d, {
       "a.lua": "local x = 1\nprint(x)\nlocal y = 2\r\n",
       "b.lua": "nothing here\n",
@@ -204,7 +171,7 @@ describe("search_files", () => {
   });
 
   test("content: max_results counts lines, and ignore_case works", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, "f.txt"), "Error 1\nerror 2\nERROR 3\nfine\n");
     const cut = await search({ path: d, pattern: "*.txt", content: "error", ignore_case: true, max_results: 2 }, ctx);
     expect(cut.data.lines).toEqual([`${join(d, "f.txt")}:1:Error 1`, `${join(d, "f.txt")}:2:error 2`]);
@@ -214,26 +181,26 @@ describe("search_files", () => {
   });
 
   test("an invalid regex fails with the regex error", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const error = await searchFails({ path: d, pattern: "*", content: "foo(" }, ctx);
     expect(error).toContain("not a valid JavaScript regular expression");
     expect(error).toMatch(/unterminated|paren|\(/i);
   });
 
   test("a missing start path fails with the path", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     expect(await searchFails({ path: join(d, "nope"), pattern: "*" }, ctx)).toContain(join(d, "nope"));
   });
 
   test("a file as the start path is tested by its own name", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, "one.lua"), "x\n");
     expect((await search({ path: join(d, "one.lua"), pattern: "*.lua" }, ctx)).data.matches).toEqual([join(d, "one.lua")]);
     expect((await search({ path: join(d, "one.lua"), pattern: "*.c" }, ctx)).data.matches).toEqual([]);
   });
 
   test("gives the same set of paths as find -L -name on a generated tree with symlinks", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const root = join(d, "root");
     // A deterministic pseudo-random tree: directories, files, dot entries, and symlinks of every kind.
     let seed = 42;
@@ -274,7 +241,7 @@ describe("search_files", () => {
   });
 
   test("yields to the event loop during a long search and stops when cancelled", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     // Fan-out through symlinks: 40 x 40 x 40 entries to visit from ~120 on disk, no cycles.
     tree(d, { "leaf/": "", "mid/": "", "top/": "" });
     for (let i = 0; i < 40; i++) {
@@ -297,7 +264,7 @@ describe("search_files", () => {
 
     const controller = new AbortController();
     const cancelled = testContext({ signal: controller.signal });
-    cleanups.push(cancelled.cleanup);
+    onCleanup(cancelled.cleanup);
     setImmediate(() => controller.abort());
     const r = await searchFiles.run(searchFiles.input.parse({ path: join(d, "top"), pattern: "no-such-name" }), cancelled.ctx);
     expect(r).toEqual({ ok: false, error: "cancelled" });

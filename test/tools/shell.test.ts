@@ -1,32 +1,13 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { shell } from "../../src/tools/shell.ts";
 import { cleanExpiredSpool, spoolDir } from "../../src/tools/spool.ts";
 import type { ToolContext } from "../../src/tools/tool.ts";
-import { tempDir, testContext } from "../helpers/context.ts";
+import { scratch } from "../helpers/context.ts";
 
-const cleanups: (() => void)[] = [];
-const pidsToKill: number[] = [];
-
-afterEach(() => {
-  for (const pid of pidsToKill.splice(0)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  for (const c of cleanups.splice(0)) c();
-});
-
-function setup(over: Parameters<typeof testContext>[0] = {}) {
-  const t = testContext(over);
-  const dir = tempDir();
-  cleanups.push(t.cleanup, () => Bun.spawnSync(["rm", "-rf", dir]));
-  return { ...t, dir };
-}
+const { setup, killAfter } = scratch();
 
 async function runOk(args: Record<string, unknown>, ctx: ToolContext) {
   const r = await shell.run(shell.input.parse(args), ctx);
@@ -60,7 +41,7 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Pr
 async function readPid(file: string): Promise<number> {
   await waitFor(`pid in ${file}`, () => existsSync(file) && /^\d+\s*$/.test(readFileSync(file, "utf8")));
   const pid = Number(readFileSync(file, "utf8").trim());
-  pidsToKill.push(pid);
+  killAfter(pid);
   return pid;
 }
 

@@ -1,32 +1,13 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { shellBg } from "../../src/tools/shell_bg.ts";
 import { shellBgKill } from "../../src/tools/shell_bg_kill.ts";
 import { shellBgStatus } from "../../src/tools/shell_bg_status.ts";
 import type { ToolContext, ToolDef } from "../../src/tools/tool.ts";
-import { tempDir, testContext } from "../helpers/context.ts";
+import { scratch, testContext } from "../helpers/context.ts";
 
-const cleanups: (() => void)[] = [];
-const groups: number[] = [];
-
-afterEach(() => {
-  for (const pgid of groups.splice(0)) {
-    try {
-      process.kill(-pgid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-  for (const c of cleanups.splice(0)) c();
-});
-
-function setup(over: Parameters<typeof testContext>[0] = {}) {
-  const t = testContext(over);
-  const dir = tempDir();
-  cleanups.push(t.cleanup, () => Bun.spawnSync(["rm", "-rf", dir]));
-  return { ...t, dir };
-}
+const { setup, onCleanup, killAfter } = scratch();
 
 async function call(tool: ToolDef, args: Record<string, unknown>, ctx: ToolContext) {
   const r = await tool.run(tool.input.parse(args), ctx);
@@ -43,7 +24,7 @@ async function failure(tool: ToolDef, args: Record<string, unknown>, ctx: ToolCo
 async function start(args: Record<string, unknown>, ctx: ToolContext) {
   const { data } = await call(shellBg, args, ctx);
   const job = data as { job_id: string; pid: number; log_path: string; started_at: string };
-  groups.push(job.pid);
+  killAfter(-job.pid);
   return job;
 }
 
@@ -154,10 +135,10 @@ describe("shell_bg", () => {
     expect(other.exitCode).toBe(0);
     const r = JSON.parse(other.stdout.toString()) as { ok: boolean; data: { job_id: string; pid: number } };
     expect(r.ok).toBe(true);
-    groups.push(r.data.pid);
+    killAfter(-r.data.pid);
 
     const restarted = testContext({ stateDir: ctx.stateDir });
-    cleanups.push(restarted.cleanup);
+    onCleanup(restarted.cleanup);
     const fresh = restarted.ctx;
     await waitFor("the old server's job log", async () => (await status(r.data.job_id, fresh)).tail === "from the old server");
     expect((await status(r.data.job_id, fresh)).state).toBe("running");

@@ -1,19 +1,10 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeBase64, writeFile } from "../../src/tools/write_file.ts";
-import { tempDir, testContext } from "../helpers/context.ts";
+import { scratch } from "../helpers/context.ts";
 
-const cleanups: (() => void)[] = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-function setup() {
-  const d = tempDir();
-  const t = testContext();
-  cleanups.push(() => rmSync(d, { recursive: true, force: true }), t.cleanup);
-  return { d, ctx: t.ctx };
-}
+const { setup } = scratch();
 const run = (args: Record<string, unknown>, ctx: ReturnType<typeof setup>["ctx"]) => writeFile.run(writeFile.input.parse(args), ctx);
 
 describe("write_file", () => {
@@ -28,7 +19,7 @@ describe("write_file", () => {
   });
 
   test("creates a file and its parent directories, mode 0644, and its output matches the schema", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "a", "b", "new.txt");
     const r = await run({ path: p, content: "hello\n" }, ctx);
     if (!r.ok) throw new Error(r.error);
@@ -39,7 +30,7 @@ describe("write_file", () => {
   });
 
   test("with create_dirs false a missing parent fails and says to pass create_dirs", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const r = await run({ path: join(d, "missing", "f.txt"), content: "x", create_dirs: false }, ctx);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error).toContain("create_dirs");
@@ -47,7 +38,7 @@ describe("write_file", () => {
   });
 
   test("overwriting keeps the existing mode and owner and reports created false", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "secret");
     writeFileSync(p, "old");
     chmodSync(p, 0o600);
@@ -63,7 +54,7 @@ describe("write_file", () => {
   });
 
   test("mode sets the permission bits", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "run.sh");
     await run({ path: p, content: "#!/bin/sh\n", mode: "755" }, ctx);
     expect(statSync(p).mode & 0o7777).toBe(0o755);
@@ -72,7 +63,7 @@ describe("write_file", () => {
   });
 
   test("base64 content is stored as exact bytes", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "bin");
     const bytes = Buffer.from([0, 1, 2, 254, 255, 0x0d, 0x0a]);
     const r = await run({ path: p, content: bytes.toString("base64"), encoding: "base64" }, ctx);
@@ -81,7 +72,7 @@ describe("write_file", () => {
   });
 
   test("invalid base64 fails and writes nothing", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "bin");
     const r = await run({ path: p, content: "not base64!", encoding: "base64" }, ctx);
     expect(r.ok).toBe(false);
@@ -100,7 +91,7 @@ describe("write_file", () => {
   });
 
   test("CRLF, emoji and combining marks are written byte for byte", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     const p = join(d, "unicode.txt");
     const text = "\uFEFFcafe\u0301 👩‍👩‍👧 🇫🇷\r\nline two\r\n";
     const r = await run({ path: p, content: text }, ctx);
@@ -109,7 +100,7 @@ describe("write_file", () => {
   });
 
   test("writing to a symlink replaces its target and keeps the link", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     writeFileSync(join(d, "target.conf"), "old");
     symlinkSync("target.conf", join(d, "link.conf"));
     const r = await run({ path: join(d, "link.conf"), content: "new" }, ctx);
@@ -120,7 +111,7 @@ describe("write_file", () => {
   });
 
   test("a directory path fails and leaves no temp file", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     mkdirSync(join(d, "dir"));
     const r = await run({ path: join(d, "dir"), content: "x" }, ctx);
     expect(r.ok).toBe(false);
@@ -129,7 +120,7 @@ describe("write_file", () => {
   });
 
   test("leaves no temp file next to the file after a write", async () => {
-    const { d, ctx } = setup();
+    const { dir: d, ctx } = setup();
     await run({ path: join(d, "f"), content: "1" }, ctx);
     await run({ path: join(d, "f"), content: "2" }, ctx);
     expect(readdirSync(d)).toEqual(["f"]);

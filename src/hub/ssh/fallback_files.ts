@@ -4,7 +4,7 @@
 import { entryLine, listDir, listingReply, modeLetters, notADirProblem, type Entry } from "../../tools/list_dir.ts";
 import { base64Fitting, base64Reply, notAFileProblem, readFile, textReadReply } from "../../tools/read_file.ts";
 import { fail, ok, type ToolContext, type ToolOutcome } from "../../tools/tool.ts";
-import { decodeBase64, writeFile } from "../../tools/write_file.ts";
+import { contentBytes, writeFile } from "../../tools/write_file.ts";
 import { perlCommand } from "./perl.ts";
 import { B64D_FUNCTION, b64Word, hasNul } from "./quote.ts";
 import { remoteErrnoMessage, runProgram } from "./remote.ts";
@@ -64,14 +64,8 @@ const WRITE_REFUSALS: Record<string, (path: string) => string> = {
 export async function sshWriteFile(runner: SshRunner, target: SshTarget, raw: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome<unknown>> {
   const args = writeFile.input.parse(raw);
   if (hasNul(args.path)) return fail(NUL_PATH);
-  let data: Uint8Array;
-  if (args.encoding === "base64") {
-    const bytes = decodeBase64(args.content);
-    if (!bytes) return fail("content is not valid base64; send the bytes base64-encoded (A–Z, a–z, 0–9, +, /, = padding), or use encoding utf8 for text");
-    data = bytes;
-  } else {
-    data = Buffer.from(args.content, "utf8");
-  }
+  const data = contentBytes(args);
+  if ("error" in data) return fail(data.error);
   // The bytes travel as base64 inside the script and are decoded on the backend, so any bytes arrive exactly.
   const script =
     `${B64D_FUNCTION}\n` +

@@ -1,7 +1,7 @@
 // search_files over ssh: `find -L START` walks (following a symlinked start,
 // reporting loops and unreadable folders on stderr), -name filters, and perl
 // orders the paths as lmcp's walk does and greps the files.
-import { searchFiles } from "../../tools/search_files.ts";
+import { searchFiles, summarizeSearch, type SearchResult } from "../../tools/search_files.ts";
 import { fail, ok, type ToolContext, type ToolOutcome } from "../../tools/tool.ts";
 import { perlCommand } from "./perl.ts";
 import { hasNul } from "./quote.ts";
@@ -93,34 +93,6 @@ export function jsRegexToPerl(src: string): string {
   return `(?a)${out}`;
 }
 
-interface SearchData {
-  path: string;
-  matches: string[];
-  count: number;
-  truncated: boolean;
-  lines?: string[];
-  cycles_skipped: number;
-  unreadable_skipped: number;
-  unreadable_paths: string[];
-  binary_skipped?: number;
-  large_skipped?: number;
-}
-
-/** The same summary lmcp's search_files gives. */
-function summarize(r: SearchData, pattern: string, grep: boolean): string {
-  const out: string[] = grep ? [...(r.lines ?? [])] : [...r.matches];
-  if (r.count === 0) out.push(grep ? `no lines match in files named "${pattern}" under ${r.path}` : `no files named "${pattern}" under ${r.path}`);
-  else out.push(`[lmcp: ${r.count} ${grep ? "matching lines" : "matches"}]`);
-  if (r.truncated) out.push(`[lmcp: stopped at max_results=${r.count}; narrow the pattern or path, or raise max_results]`);
-  if (r.cycles_skipped > 0) out.push(`[lmcp: ${r.cycles_skipped} symlinked directories not entered because they loop back to an ancestor]`);
-  if (r.unreadable_skipped > 0) {
-    out.push(`[lmcp: ${r.unreadable_skipped} unreadable paths skipped (permission denied?): ${r.unreadable_paths.join(", ")}${r.unreadable_skipped > r.unreadable_paths.length ? ", …" : ""}]`);
-  }
-  if (r.binary_skipped) out.push(`[lmcp: ${r.binary_skipped} binary files not searched]`);
-  if (r.large_skipped) out.push(`[lmcp: ${r.large_skipped} files over 16 MiB not searched; use shell with grep for those]`);
-  return out.join("\n");
-}
-
 export async function sshSearchFiles(runner: SshRunner, target: SshTarget, raw: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome<unknown>> {
   const args = searchFiles.input.parse(raw);
   if (hasNul(args.path) || hasNul(args.pattern) || (args.content !== undefined && hasNul(args.content))) {
@@ -166,7 +138,7 @@ export async function sshSearchFiles(runner: SshRunner, target: SshTarget, raw: 
   const matches = f.texts(f.number());
   const lines = f.texts(f.number());
   const grep = args.content !== undefined;
-  const result: SearchData = {
+  const result: SearchResult = {
     path,
     matches: matches.sort(),
     count: grep ? lines.length : matches.length,
@@ -176,5 +148,5 @@ export async function sshSearchFiles(runner: SshRunner, target: SshTarget, raw: 
     unreadable_paths: unreadablePaths,
     ...(grep ? { lines, binary_skipped: binary, large_skipped: large } : {}),
   };
-  return ok(result, summarize(result, args.pattern, grep));
+  return ok(result, summarizeSearch(result, args.pattern, grep));
 }

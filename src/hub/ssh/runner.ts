@@ -2,7 +2,7 @@
 // hard wall-clock cap that ends ssh and everything it started however the
 // remote side stalls, and a cap on how many ssh processes run at once.
 import { randomBytes } from "node:crypto";
-import { groupAlive, terminateGroup } from "../../tools/process_group.ts";
+import { groupAlive, readStream, terminateGroup } from "../../tools/process_group.ts";
 import { describeError } from "../../tools/tool.ts";
 import { CappedBytes, FramedStream, frameScript, scriptMarkers, type ByteSink } from "./frame.ts";
 
@@ -61,26 +61,6 @@ export function sshArgv(target: SshTarget): string[] {
   if (target.ssh_port !== undefined) argv.push("-p", String(target.ssh_port));
   argv.push(...(target.ssh_options ?? []), "--", target.ssh, "bash -s");
   return argv;
-}
-
-function pump(stream: ReadableStream<Uint8Array>, onChunk: (c: Uint8Array) => void) {
-  const reader = stream.getReader();
-  const done = (async () => {
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        onChunk(value);
-      }
-    } catch {
-      // A cancelled or broken pipe ends the stream; what arrived is kept.
-    }
-  })();
-  const stop = async () => {
-    await reader.cancel().catch(() => undefined);
-    await done;
-  };
-  return { done, stop };
 }
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -213,11 +193,11 @@ export class SshRunner {
     })().catch(() => undefined);
 
     let lastData = performance.now();
-    const outPump = pump(proc.stdout, (c) => {
+    const outPump = readStream(proc.stdout, (c) => {
       lastData = performance.now();
       out.push(c);
     });
-    const errPump = pump(proc.stderr, (c) => {
+    const errPump = readStream(proc.stderr, (c) => {
       lastData = performance.now();
       err.push(c);
     });

@@ -1,0 +1,329 @@
+// `npm run bench`: measures every row of SPEC §7 on the compiled binary, side
+// by side with its reference, prints a table and writes bench/results.md.
+// Each figure is the median of RUNS runs (spread in brackets); warm-up excluded.
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { build } from "../build/build.ts";
+import {
+  type Proc,
+  benchDir,
+  bun,
+  fmt,
+  freePort,
+  load,
+  machineFacts,
+  pingReady,
+  repeat,
+  repoRoot,
+  rssMB,
+  spread,
+  startProcess,
+} from "./lib.ts";
+
+const { values } = parseArgs({ options: { runs: { type: "string" }, seconds: { type: "string" }, only: { type: "string" }, binary: { type: "string" } } });
+const RUNS = Number(values.runs ?? 3);
+const SECONDS = Number(values.seconds ?? 5);
+const host = `${process.platform}-${process.arch}`;
+const binary = values.binary ?? join(repoRoot, "dist", `lmcp-${host}`);
+if (!values.binary) await build([host]);
+
+const work = mkdtempSync(join(benchDir, ".work-"));
+const procs: Proc[] = [];
+const TOKEN = "bench-token";
+const env = { HOME: work, LMCP_STATE_DIR: join(work, "state"), XDG_CONFIG_HOME: join(work, "config") };
+const small = join(work, "small.txt");
+writeFileSync(small, "hello from a small file\n");
+
+interface Row {
+  what: string;
+  measured: string;
+  reference: string;
+  ratio: string;
+  target: string;
+  pass: boolean;
+}
+const rows: Row[] = [];
+const row = (r: Row) => {
+  rows.push(r);
+  console.log(`${r.pass ? "PASS" : "FAIL"}  ${r.what}: ${r.measured} vs ${r.reference} (${r.ratio}; target ${r.target})`);
+};
+
+async function serve(extraEnv: Record<string, string> = {}, args: string[] = []): Promise<{ url: string; p: Proc }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/mcp`;
+  const p = await startProcess([binary, "serve", "--listen", `127.0.0.1:${port}`, ...args], { ...env, LMCP_TOKEN: TOKEN, ...extraEnv }, pingReady(url, TOKEN));
+  procs.push(p);
+  return { url, p };
+}
+
+const readCall = (path: string, name = "read_file", extra: Record<string, unknown> = {}) => ({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "tools/call",
+  params: { name, arguments: { path, ...extra } },
+});
+
+async function rowReadFile(): Promise<{ url: string }> {
+  const lmcp = await serve();
+  const refPort = await freePort();
+  const refUrl = `http://127.0.0.1:${refPort}/mcp`;
+  const ref = await startProcess(["node", join(benchDir, "reference/node_server.mjs"), String(refPort), TOKEN], {}, async () => {
+    const r = await fetch(refUrl, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify(readCall(small)) });
+    return r.status === 200;
+  });
+  procs.push(ref);
+  const ceilPort = await freePort();
+  const ceilUrl = `http://127.0.0.1:${ceilPort}/mcp`;
+  const ceil = await startProcess([bun, join(benchDir, "reference/bun_ceiling.ts"), String(ceilPort), TOKEN], {}, async () => (await fetch(ceilUrl, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(readCall(small)) })).status === 200);
+  procs.push(ceil);
+
+  const body = readCall(small);
+  const lmcpRps = await repeat(RUNS, async () => (await load(lmcp.url, TOKEN, body, 8, SECONDS)).rps);
+  const refRps = await repeat(RUNS, async () => (await load(refUrl, TOKEN, body, 8, SECONDS)).rps);
+  const ceilRps = await repeat(RUNS, async () => (await load(ceilUrl, TOKEN, body, 8, SECONDS)).rps);
+  const ratio = lmcpRps.median / refRps.median;
+  row({ what: "read_file req/s, 8 connections", measured: spread(lmcpRps, 0), reference: `Node + SDK ${spread(refRps, 0)}`, ratio: `${fmt(ratio, 1)}×`, target: "≥ 12×", pass: ratio >= 12 });
+  row({ what: "read_file req/s vs the Bun.serve ceiling (no MCP)", measured: spread(lmcpRps, 0), reference: `ceiling ${spread(ceilRps, 0)}`, ratio: `${fmt((100 * lmcpRps.median) / ceilRps.median, 0)}% of ceiling`, target: "(information)", pass: true });
+  const one = await repeat(RUNS, async () => (await load(lmcp.url, TOKEN, body, 1, SECONDS)).p50_ms);
+  const oneP99 = await repeat(RUNS, async () => (await load(lmcp.url, TOKEN, body, 1, SECONDS)).p99_ms);
+  const refOne = await repeat(RUNS, async () => (await load(refUrl, TOKEN, body, 1, SECONDS)).p50_ms);
+  row({ what: "read_file p50 latency, 1 connection (ms)", measured: spread(one, 3), reference: `Node + SDK ${spread(refOne, 3)}`, ratio: `p99 ${spread(oneP99, 3)} ms`, target: "p50 ≤ 0.35 ms", pass: one.median <= 0.35 });
+  await ref.stop();
+  await ceil.stop();
+  return lmcp;
+}
+
+async function hub(registry: string, extraEnv: Record<string, string> = {}): Promise<string> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/mcp`;
+  const p = await startProcess([binary, "hub", "--listen", `127.0.0.1:${port}`, "--backends", registry], { ...env, LMCP_TOKEN: "hub-token", ...extraEnv }, pingReady(url, "hub-token"));
+  procs.push(p);
+  return url;
+}
+
+async function rowHubOverhead(backend: { url: string }) {
+  const reg = join(work, "one.toml");
+  writeFileSync(reg, `[[backend]]\nname = "one"\nurl = "${backend.url}"\ntoken = "${TOKEN}"\n`);
+  const hubUrl = await hub(reg);
+  const direct = await repeat(RUNS, async () => (await load(backend.url, TOKEN, readCall(small), 1, SECONDS)).p50_ms);
+  const via = await repeat(RUNS, async () => (await load(hubUrl, "hub-token", readCall(small, "remote_read_file", { host: "one" }), 1, SECONDS)).p50_ms);
+  const added = via.median - direct.median;
+  row({ what: "hub overhead, read_file p50 (ms)", measured: `via hub ${spread(via, 3)}`, reference: `direct ${spread(direct, 3)}`, ratio: `+${fmt(added, 3)} ms`, target: "≤ +0.5 ms", pass: added <= 0.5 });
+  return hubUrl;
+}
+
+async function rowProbe(backend: { url: string }) {
+  const hung = Bun.listen({ hostname: "127.0.0.2", port: 0, socket: { data() {} } });
+  const closed = await freePort("127.0.0.3");
+  const lines: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const kind = i % 4;
+    const url = kind === 1 ? `http://127.0.0.2:${hung.port}/mcp` : kind === 2 ? `http://127.0.0.3:${closed}/mcp` : backend.url;
+    lines.push(`[[backend]]\nname = "h${i}"\nurl = "${url}"\ntoken = "${kind === 3 ? "wrong" : TOKEN}"\n`);
+  }
+  const reg = join(work, "thousand.toml");
+  writeFileSync(reg, lines.join("\n"));
+  const hubUrl = await hub(reg);
+  const timeoutS = 3;
+  const wall = await repeat(RUNS, async () => {
+    const t0 = performance.now();
+    const r = await fetch(hubUrl, {
+      method: "POST",
+      headers: { authorization: "Bearer hub-token", "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "remote_list_hosts", arguments: { force: true } } }),
+    });
+    const j = (await r.json()) as { result: { structuredContent: { summary: string } } };
+    if (!j.result.structuredContent.summary.startsWith("1000 hosts: 250 up, 500 down, 250 auth_failed")) throw new Error(`probe: ${j.result.structuredContent.summary}`);
+    return (performance.now() - t0) / 1000;
+  });
+  hung.stop(true);
+  row({ what: "hub probe of 1,000 backends (¼ hung, ¼ closed, ¼ wrong token), s", measured: spread(wall, 2), reference: `probe timeout ${timeoutS} s`, ratio: `+${fmt(wall.median - timeoutS, 2)} s`, target: "≤ timeout + 1 s", pass: wall.median <= timeoutS + 1 });
+}
+
+async function rowIsolation(backend: { url: string }) {
+  const stuck = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req) {
+      if (req.method !== "POST") return new Response(null, { status: 405 });
+      const m = (await req.json()) as { id?: unknown; method: string };
+      if (m.method === "tools/call") return new Promise<Response>(() => {});
+      if (m.id === undefined) return new Response(null, { status: 202 });
+      const result = m.method === "initialize" ? { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "stuck", version: "0" } } : {};
+      return Response.json({ jsonrpc: "2.0", id: m.id, result });
+    },
+  });
+  const lines = [`[[backend]]\nname = "healthy"\nurl = "${backend.url}"\ntoken = "${TOKEN}"\n`];
+  for (let i = 0; i < 100; i++) lines.push(`[[backend]]\nname = "dead${i}"\nurl = "http://127.0.0.1:${stuck.port}/mcp"\ntoken = "x"\n`);
+  const reg = join(work, "iso.toml");
+  writeFileSync(reg, lines.join("\n"));
+  const hubUrl = await hub(reg);
+  const body = readCall(small, "remote_read_file", { host: "healthy" });
+  const calm = await repeat(RUNS, async () => (await load(hubUrl, "hub-token", body, 4, SECONDS)).p99_ms);
+  const abort = new AbortController();
+  const hanging = Array.from({ length: 100 }, (_, i) =>
+    fetch(hubUrl, {
+      method: "POST",
+      signal: abort.signal,
+      headers: { authorization: "Bearer hub-token", "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "remote_shell", arguments: { host: `dead${i}`, command: "true" } } }),
+    }).catch(() => null),
+  );
+  await Bun.sleep(500); // let the 100 calls reach the stuck backend
+  const stormy = await repeat(RUNS, async () => (await load(hubUrl, "hub-token", body, 4, SECONDS)).p99_ms);
+  abort.abort();
+  await Promise.all(hanging);
+  stuck.stop(true);
+  const ratio = stormy.median / calm.median;
+  row({ what: "healthy host p99 via hub while 100 calls hang (ms)", measured: spread(stormy, 3), reference: `no hanging calls ${spread(calm, 3)}`, ratio: `${fmt(ratio, 2)}×`, target: "≤ 2×", pass: ratio <= 2 });
+}
+
+/** A tree of `files` files in nested dirs, with symlinks to dirs and files, for search_files vs find -L. */
+function makeTree(root: string, files: number): void {
+  let made = 0;
+  for (let a = 0; made < files; a++) {
+    for (let b = 0; b < 10 && made < files; b++) {
+      const dir = join(root, `d${a}`, `s${b}`);
+      mkdirSync(dir, { recursive: true });
+      for (let c = 0; c < 100 && made < files; c++, made++) writeFileSync(join(dir, c % 7 === 0 ? `f${c}.lua` : `f${c}.txt`), "");
+    }
+  }
+  symlinkSync(join(root, "d0"), join(root, "link-to-d0"));
+  symlinkSync(join(root, "d1", "s1", "f7.lua"), join(root, "link-to-file.lua"));
+  symlinkSync(root, join(root, "d2", "loop")); // a cycle find -L reports and skips
+}
+
+async function rowSearch(backend: { url: string }) {
+  const root = join(work, "tree");
+  makeTree(root, 100_000);
+  const findSet = async () => {
+    const p = Bun.spawn(["find", "-L", root, "-name", "*.lua"], { stdout: "pipe", stderr: "ignore" });
+    const out = await new Response(p.stdout).text();
+    await p.exited;
+    return out.trim().split("\n").sort();
+  };
+  const findTime = await repeat(RUNS, async () => {
+    const t0 = performance.now();
+    await findSet();
+    return performance.now() - t0;
+  });
+  let lmcpMatches: string[] = [];
+  const lmcpTime = await repeat(RUNS, async () => {
+    const t0 = performance.now();
+    const r = await fetch(backend.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "search_files", arguments: { path: root, pattern: "*.lua", max_results: 100_000 } } }),
+    });
+    const j = (await r.json()) as { result: { structuredContent: { matches: string[] } } };
+    lmcpMatches = j.result.structuredContent.matches;
+    return performance.now() - t0;
+  });
+  const same = JSON.stringify([...lmcpMatches].sort()) === JSON.stringify(await findSet());
+  let rg = "";
+  if (Bun.which("rg")) {
+    const rgTime = await repeat(RUNS, async () => {
+      const t0 = performance.now();
+      await Bun.spawn(["rg", "--files", "-L", "-g", "*.lua", root], { stdout: "ignore", stderr: "ignore" }).exited;
+      return performance.now() - t0;
+    });
+    rg = `; rg --files -L ${spread(rgTime, 0)} ms`;
+  }
+  const ratio = lmcpTime.median / findTime.median;
+  row({
+    what: `search_files over 100k files, ms (${lmcpMatches.length} matches, ${same ? "same set as find -L" : "DIFFERENT set from find -L"})`,
+    measured: spread(lmcpTime, 0),
+    reference: `find -L ${spread(findTime, 0)}${rg}`,
+    ratio: `${fmt(ratio, 2)}×`,
+    target: "≤ 1.5×, same set",
+    pass: ratio <= 1.5 && same,
+  });
+}
+
+async function rowStartAndMemory() {
+  const starts = await repeat(Math.max(RUNS, 5), async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/mcp`;
+    const t0 = performance.now();
+    const p = await startProcess([binary, "serve", "--listen", `127.0.0.1:${port}`], { ...env, LMCP_TOKEN: TOKEN }, pingReady(url, TOKEN));
+    const ms = performance.now() - t0;
+    await p.stop();
+    return ms;
+  });
+  row({ what: "start: exec to first answered request (ms)", measured: spread(starts, 1), reference: "-", ratio: "-", target: "≤ 80 ms", pass: starts.median <= 80 });
+
+  const s = await serve();
+  const pid = s.p.proc.pid;
+  const body = JSON.stringify(readCall(small));
+  const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: "application/json" };
+  await (await fetch(s.url, { method: "POST", headers, body })).text();
+  const idle = await rssMB(pid);
+  const after: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 10_000; i += 8) await Promise.all(Array.from({ length: 8 }, () => fetch(s.url, { method: "POST", headers, body }).then((r) => r.text())));
+    after.push(await rssMB(pid));
+  }
+  const growth = (after[2] ?? 0) - (after[0] ?? 0);
+  row({
+    what: "RSS idle, then after 10k / 20k / 30k calls (MB)",
+    measured: `${fmt(idle, 1)} → ${after.map((a) => fmt(a, 1)).join(" / ")}`,
+    reference: "-",
+    ratio: `growth 10k→30k ${fmt(growth, 1)} MB`,
+    target: "idle ≤ 50 MB, no growth",
+    pass: idle <= 50 && growth <= 5,
+  });
+}
+
+async function rowShell(backend: { url: string }) {
+  const body = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "shell", arguments: { command: "true" } } };
+  const viaLmcp = await repeat(RUNS, async () => (await load(backend.url, TOKEN, body, 1, SECONDS)).p50_ms);
+  const direct = await repeat(RUNS, async () => {
+    const xs: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      await Bun.spawn(["bash", "-c", "true"], { stdout: "ignore", stderr: "ignore" }).exited;
+      xs.push(performance.now() - t0);
+    }
+    xs.sort((a, b) => a - b);
+    return xs[100]!;
+  });
+  row({ what: "shell `true` p50 (ms)", measured: spread(viaLmcp, 2), reference: `spawn bash -c true ${spread(direct, 2)}`, ratio: `+${fmt(viaLmcp.median - direct.median, 2)} ms`, target: "(information)", pass: true });
+}
+
+function writeResults(): void {
+  const table = [
+    "| what | measured | reference | ratio | target | result |",
+    "|---|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r.what} | ${r.measured} | ${r.reference} | ${r.ratio} | ${r.target} | ${r.pass ? "pass" : "**FAIL**"} |`),
+  ];
+  const md = [
+    "# lmcp benchmarks (SPEC §7)",
+    "",
+    `Machine: ${machineFacts()}. Binary: \`${binary.replace(`${repoRoot}/`, "")}\`.`,
+    `Each figure: median of ${RUNS} runs of ${SECONDS} s after a 1 s warm-up (min–max in brackets); load from a separate process, loopback only.`,
+    "",
+    ...table,
+    "",
+  ].join("\n");
+  writeFileSync(join(benchDir, "results.md"), md);
+  console.log(`\n${table.join("\n")}\n\nwrote bench/results.md`);
+}
+
+const only = values.only?.split(",");
+const want = (name: string) => !only || only.includes(name);
+try {
+  const backend = await serve();
+  if (want("read")) await rowReadFile();
+  if (want("hub")) await rowHubOverhead(backend);
+  if (want("probe")) await rowProbe(backend);
+  if (want("isolation")) await rowIsolation(backend);
+  if (want("search")) await rowSearch(backend);
+  if (want("start")) await rowStartAndMemory();
+  if (want("shell")) await rowShell(backend);
+  writeResults();
+} finally {
+  await Promise.all(procs.map((p) => p.stop().catch(() => {})));
+  rmSync(work, { recursive: true, force: true });
+}
