@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
+import { ensureValidSignature } from "./sign_darwin.ts";
 
 /** The build matrix: one entry per shipped binary. */
 export const targets = [
@@ -46,6 +47,8 @@ export async function build(names: string[]): Promise<string[]> {
     );
     if (!proc.success) throw new Error(`bun build for ${t.name} failed:\n${proc.stderr.toString()}${proc.stdout.toString()}`);
     console.log(`built ${basename(outfile)} (${(readFileSync(outfile).byteLength / 1e6).toFixed(1)} MB, ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    // Bun's darwin signatures don't always match the bytes it wrote; macOS kills such a binary.
+    if (t.name.startsWith("darwin-")) console.log(ensureValidSignature(outfile, t.name));
     outputs.push(outfile);
   }
   writeChecksums();
