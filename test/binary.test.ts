@@ -35,7 +35,7 @@ describe("the compiled binary", () => {
     const client = await connect(server);
     try {
       const { tools } = await client.listTools();
-      expect(tools).toHaveLength(9);
+      expect(tools).toHaveLength(12);
       const path = join(dir, "hello.txt");
       await client.callTool({ name: "write_file", arguments: { path, content: "héllo\r\nwörld\r\n" } });
       const read = (await client.callTool({ name: "read_file", arguments: { path } })) as CallToolResult;

@@ -142,7 +142,7 @@ describe("serve --stdio", () => {
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools.length).toBe(9);
+      expect(tools.length).toBe(12);
       const r = await client.callTool({ name: "shell", arguments: { command: "echo via-stdio" } });
       expect((r.structuredContent as { stdout: string }).stdout).toBe("via-stdio\n");
       expect(existsSync(join(dir, "config", "lmcp", "token"))).toBe(false);

@@ -40,17 +40,17 @@ describe("initialize and tools/list", () => {
     expect(info?.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(client.getInstructions()).toContain("test-box");
   });
-  test("lists the nine tools, each with an output schema and the right hints", async () => {
+  test("lists the twelve tools, each with an output schema and the right hints", async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ["edit_file", "list_dir", "read_file", "search_files", "shell", "shell_bg", "shell_bg_kill", "shell_bg_status", "write_file"],
+      ["edit_file", "list_dir", "read_file", "search_files", "shell", "shell_bg", "shell_bg_kill", "shell_bg_list", "shell_bg_output", "shell_bg_status", "shell_bg_wait", "write_file"],
     );
     for (const t of tools) {
       expect(t.outputSchema?.type, t.name).toBe("object");
       expect(t.description?.length, t.name).toBeGreaterThan(20);
     }
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    for (const ro of ["read_file", "list_dir", "search_files", "shell_bg_status"]) expect(byName[ro]?.annotations?.readOnlyHint, ro).toBe(true);
+    for (const ro of ["read_file", "list_dir", "search_files", "shell_bg_status", "shell_bg_wait", "shell_bg_output", "shell_bg_list"]) expect(byName[ro]?.annotations?.readOnlyHint, ro).toBe(true);
     for (const w of ["write_file", "edit_file", "shell"]) expect(byName[w]?.annotations?.destructiveHint, w).toBe(true);
   });
 });
@@ -97,17 +97,18 @@ describe("every tool over HTTP", () => {
 });
 
 describe("progress and cancellation", () => {
-  test("a long shell call sends progress notifications over SSE", async () => {
+  test("a 12 s shell call sends progress at least every 5 s, with elapsed time and the last line", async () => {
     const seen: { progress: number; message?: string }[] = [];
     const r = (await client.callTool(
-      { name: "shell", arguments: { command: "for i in 1 2 3 4 5 6; do echo tick-$i; sleep 1; done" } },
+      { name: "shell", arguments: { command: "for i in $(seq 1 12); do echo tick-$i; sleep 1; done" } },
       undefined,
       { onprogress: (p) => void seen.push(p), timeout: 30_000 },
     )) as CallToolResult;
     expect(structured(r).exit_code).toBe(0);
-    expect(seen.length).toBeGreaterThanOrEqual(1);
-    expect(seen[0]?.message).toMatch(/tick-/);
-  }, 20_000);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen[0]?.message).toMatch(/^running [45]s: tick-[3-6]$/);
+    expect(seen[1]!.progress).toBeGreaterThan(seen[0]!.progress);
+  }, 30_000);
   test("cancelling a call kills its process group", async () => {
     const pidFile = join(dir, "cancel.pid");
     const abort = new AbortController();

@@ -6,6 +6,7 @@ import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { Hub } from "../hub/hub.ts";
 import { loadRegistry } from "../hub/registry.ts";
 import { hubTools } from "../hub/remote_tools.ts";
+import { openAudit } from "../audit/audit_log.ts";
 import { createMcpServer } from "../mcp/server.ts";
 import { serveTools } from "../tools/registry.ts";
 import { version } from "../version.ts";
@@ -55,6 +56,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
       "Use remote_shell_many to run one command on several hosts. Results say whether they came via lmcp or via ssh.",
     tools: hubTools(hub, serveTools),
     context: { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir },
+    audit: openAudit(settings.auditLog, settings.auditMaxBytes),
   });
   const running = await startHttp({
     settings,

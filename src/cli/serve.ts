@@ -5,7 +5,12 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { commonFlags, resolveServeSettings } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { logEvent } from "../http/log.ts";
+import { openAudit } from "../audit/audit_log.ts";
+import { lmcpOwnFiles } from "../config/paths.ts";
 import { createMcpServer } from "../mcp/server.ts";
+import { makePolicy } from "../tools/policy.ts";
+import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
+import { cleanOldJobs } from "../tools/jobs.ts";
 import { serveTools } from "../tools/registry.ts";
 import { cleanExpiredSpool } from "../tools/spool.ts";
 import { platform, version } from "../version.ts";
@@ -44,7 +49,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const settings = resolveServeSettings(values);
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   cleanExpiredSpool(settings.stateDir);
-  setInterval(() => cleanExpiredSpool(settings.stateDir), 3600_000).unref();
+  const staleTemps = cleanStaleTemps(pendingWritesDir(settings.stateDir)); // temp files a kill -9 left mid-write
+  if (staleTemps > 0) logEvent(`removed ${staleTemps} temp file(s) left by writes interrupted in an earlier run`);
+  void cleanOldJobs(settings.stateDir);
+  setInterval(() => {
+    cleanExpiredSpool(settings.stateDir);
+    void cleanOldJobs(settings.stateDir);
+  }, 3600_000).unref();
 
   const mcp = createMcpServer({
     name: settings.name,
@@ -53,9 +64,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
     instructions:
       `Shell and file access on host ${settings.name} (${platform}, hostname ${hostname()}). ` +
       "Paths are on that host; relative paths start at the home directory of the user lmcp runs as. " +
-      "Use shell for commands that finish within timeout_s, shell_bg for longer jobs; page long files with read_file offset/limit.",
+      "Use shell for commands that finish within timeout_s; for longer jobs shell_bg, then shell_bg_wait (blocks until done) and shell_bg_output. " +
+      "Page long files with read_file offset/limit; edit_file takes expected_sha256 to refuse stale edits.",
     tools: serveTools,
     context: { limits: settings.limits, stateDir: settings.stateDir },
+    // Policy comes from files the tools cannot write: the config and token files in use are protected too.
+    policy: makePolicy(settings.allowedPaths, [
+      ...lmcpOwnFiles(),
+      ...(settings.configFile ? [settings.configFile] : []),
+      ...(settings.auth.mode === "file" ? [settings.auth.file] : []),
+    ]),
+    audit: openAudit(settings.auditLog, settings.auditMaxBytes),
   });
 
   if (values.stdio) {

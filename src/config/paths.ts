@@ -43,3 +43,12 @@ export function defaultTokenFile(role: Role): string {
 export function clientTokenCandidates(role: Role): string[] {
   return [join(userConfigDir(), tokenName[role]), join(systemDir, tokenName[role])];
 }
+
+/** Every file lmcp itself reads for config or tokens, for both roles: the file tools never write these. */
+export function lmcpOwnFiles(): string[] {
+  const files: string[] = [];
+  for (const dir of [systemDir, userConfigDir()]) {
+    for (const name of [...Object.values(configName), ...Object.values(tokenName), "backends.toml"]) files.push(join(dir, name));
+  }
+  return files;
+}

@@ -21,6 +21,8 @@ export const commonFileShape = {
   max_body_bytes: positiveInt,
   shutdown_grace_s: positiveInt,
   state_dir: z.string(),
+  audit_log: z.string().min(1),
+  audit_max_bytes: positiveInt,
 };
 
 export const serveFileSchema = z
@@ -29,6 +31,7 @@ export const serveFileSchema = z
     max_output_bytes: positiveInt,
     max_read_bytes: positiveInt,
     max_timeout_s: positiveInt,
+    allowed_paths: z.array(z.string().min(1)),
   })
   .partial()
   .strict();
@@ -78,10 +81,15 @@ export interface ServerSettings {
   shutdownGraceS: number;
   stateDir: string;
   auth: AuthSetting;
+  /** "stderr"/"journald", a file path, or undefined (off). */
+  auditLog: string | undefined;
+  auditMaxBytes: number;
 }
 
 export interface ServeSettings extends ServerSettings {
   limits: ToolLimits;
+  /** Roots the file tools may use; undefined = anywhere lmcp's user can. */
+  allowedPaths: string[] | undefined;
 }
 
 export const defaultPort: Record<Role, number> = { serve: 8765, hub: 8766 };
@@ -149,6 +157,8 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
     shutdownGraceS: file.shutdown_grace_s ?? 10,
     stateDir: resolve(file.state_dir ?? env("LMCP_STATE_DIR") ?? userStateDir()),
     auth,
+    auditLog: env("LMCP_AUDIT_LOG") ?? file.audit_log,
+    auditMaxBytes: file.audit_max_bytes ?? 10 * 1024 * 1024,
   };
 }
 
@@ -162,5 +172,6 @@ export function resolveServeSettings(flags: CommonFlagValues): ServeSettings {
       maxReadBytes: file.max_read_bytes ?? 96 * 1024,
       maxTimeoutS: file.max_timeout_s ?? 3600,
     },
+    allowedPaths: file.allowed_paths,
   };
 }

@@ -10,19 +10,46 @@ export function mintToken(): string {
   return randomBytes(32).toString("base64url");
 }
 
-/** One token per line; `#` starts a comment; anything after the token on a line is reserved for options. */
-export function parseTokens(text: string): string[] {
-  const tokens: string[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/#.*/, "").trim();
-    if (!line) continue;
-    const token = line.split(/\s+/)[0];
-    if (token) tokens.push(token);
-  }
-  return tokens;
+export type TokenScope = "full" | "read-only";
+
+/** A token and what it may do. `name` (or a hash prefix) identifies it in logs: the token itself never is. */
+export interface TokenEntry {
+  token: string;
+  scope: TokenScope;
+  name: string | undefined;
 }
 
+/**
+ * One token per line, optionally followed by options: `read-only` (or `scope=read-only`,
+ * `scope=full`) and `name=LABEL`; `#` starts a comment. An unknown option is an error
+ * naming the line, so a typo never silently grants full access.
+ */
+export function parseTokenEntries(text: string, file = "token file"): TokenEntry[] {
+  const entries: TokenEntry[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (!line) return;
+    const [token, ...options] = line.split(/\s+/);
+    const entry: TokenEntry = { token: token!, scope: "full", name: undefined };
+    for (const opt of options) {
+      if (opt === "read-only" || opt === "scope=read-only") entry.scope = "read-only";
+      else if (opt === "scope=full") entry.scope = "full";
+      else if (/^name=[\w.@-]{1,64}$/.test(opt)) entry.name = opt.slice(5);
+      else throw new ConfigError(`${file}:${i + 1}: unknown token option "${opt}"; use read-only, scope=full or name=LABEL`);
+    }
+    entries.push(entry);
+  });
+  return entries;
+}
+
+/** Just the tokens (what a client sends). */
+export const parseTokens = (text: string): string[] => parseTokenEntries(text).map((e) => e.token);
+
 export function readTokenFile(file: string): string[] {
+  return readTokenEntries(file).map((e) => e.token);
+}
+
+export function readTokenEntries(file: string): TokenEntry[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -32,7 +59,7 @@ export function readTokenFile(file: string): string[] {
     if (code === "EACCES") throw new ConfigError(`token file ${file} is not readable by uid ${process.getuid?.()} (permission denied)`);
     throw new ConfigError(`token file ${file}: ${String(err)}`);
   }
-  const tokens = parseTokens(text);
+  const tokens = parseTokenEntries(text, file);
   if (tokens.length === 0) throw new ConfigError(`token file ${file} holds no token; add one with: lmcp token >> ${file}`);
   return tokens;
 }
@@ -58,11 +85,11 @@ export function writeTokenFile(file: string, token: string): void {
 }
 
 /** Reads the default token file, minting it first when absent; never prints the token. */
-export function ensureTokenFile(file: string): { tokens: string[]; minted: boolean } {
+export function ensureTokenFile(file: string): { tokens: TokenEntry[]; minted: boolean } {
   if (!existsSync(file)) {
     try {
       writeTokenFile(file, mintToken());
-      return { tokens: readTokenFile(file), minted: true };
+      return { tokens: readTokenEntries(file), minted: true };
     } catch (err) {
       // Another process may have minted it first; reading it below settles that.
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
@@ -71,5 +98,5 @@ export function ensureTokenFile(file: string): { tokens: string[]; minted: boole
       }
     }
   }
-  return { tokens: readTokenFile(file), minted: false };
+  return { tokens: readTokenEntries(file), minted: false };
 }

@@ -1,25 +1,43 @@
 // Bearer token check: constant time (both sides hashed, then timingSafeEqual),
-// against every configured token so rotation needs no downtime.
+// against every configured token so rotation needs no downtime. Each token
+// carries a scope and an id for logs; the token itself is never logged.
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { AuthSetting } from "../config/server.ts";
-import { ensureTokenFile, readTokenFile, tokenFileTooOpen } from "../config/tokens.ts";
+import { type TokenEntry, type TokenScope, ensureTokenFile, readTokenEntries, tokenFileTooOpen } from "../config/tokens.ts";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest();
 
+/** Who is calling: what logs and the audit log may say about a token. */
+export interface Caller {
+  /** `name=` from the token file, else `sha256:` and the first 12 hex digits of the token's hash. */
+  id: string;
+  scope: TokenScope;
+}
+
+/** The caller when auth is off. */
+export const anonymous: Caller = { id: "no-auth", scope: "full" };
+
 export class BearerAuth {
   private digests: Buffer[] = [];
+  private callers: Caller[] = [];
 
-  constructor(tokens: string[]) {
+  constructor(tokens: (string | TokenEntry)[]) {
     this.replace(tokens);
   }
 
   /** Swaps the accepted tokens (SIGHUP rotation). */
-  replace(tokens: string[]): void {
-    this.digests = tokens.map(sha256);
+  replace(tokens: (string | TokenEntry)[]): void {
+    const entries = tokens.map((t) => (typeof t === "string" ? { token: t, scope: "full" as const, name: undefined } : t));
+    this.digests = entries.map((e) => sha256(e.token));
+    this.callers = entries.map((e, i) => ({ id: e.name ?? `sha256:${this.digests[i]!.toString("hex").slice(0, 12)}`, scope: e.scope }));
   }
 
   get count(): number {
     return this.digests.length;
+  }
+
+  caller(identity: number): Caller {
+    return this.callers[identity] ?? anonymous;
   }
 
   /**
@@ -56,15 +74,16 @@ export function openAuth(setting: AuthSetting): AuthState {
     return { auth: new BearerAuth([setting.token]), describe: "token from LMCP_TOKEN", reload: () => "token comes from LMCP_TOKEN; nothing to reload" };
   }
   const file = setting.file;
-  const { tokens, minted } = setting.isDefault ? ensureTokenFile(file) : { tokens: readTokenFile(file), minted: false };
+  const { tokens, minted } = setting.isDefault ? ensureTokenFile(file) : { tokens: readTokenEntries(file), minted: false };
   const auth = new BearerAuth(tokens);
   const open = tokenFileTooOpen(file) ? " (WARNING: readable by group/others; chmod 600 it)" : "";
+  const readOnly = tokens.filter((t) => t.scope === "read-only").length;
   return {
     auth,
-    describe: `token file ${file}${minted ? " (minted now)" : ""}${open}`,
+    describe: `token file ${file}${minted ? " (minted now)" : ""}, ${tokens.length} token(s)${readOnly ? `, ${readOnly} read-only` : ""}${open}`,
     reload() {
       try {
-        const fresh = readTokenFile(file);
+        const fresh = readTokenEntries(file);
         auth.replace(fresh);
         return `reloaded ${fresh.length} token(s) from ${file}`;
       } catch (err) {

@@ -2,7 +2,7 @@
 // DNS-rebinding checks, Bearer auth on headers alone, body cap, depth cap.
 // Each check is a small function over a Web-standard Request; the first that
 // answers ends the request before any later check (or any body byte) runs.
-import type { BearerAuth } from "./auth.ts";
+import { type BearerAuth, type Caller, anonymous } from "./auth.ts";
 import { jsonTooDeep } from "./json_depth.ts";
 import type { RequestLog } from "./log.ts";
 
@@ -21,6 +21,8 @@ export interface BoundaryOptions {
 export interface Admitted {
   body: string;
   identity: number;
+  /** What the token may do and how logs name it. */
+  caller: Caller;
   corsOrigin: string | null;
 }
 
@@ -35,6 +37,7 @@ export const jsonRpcError = (status: number, code: number, message: string, head
 
 /** The path of an absolute request URL, query included, without allocating a URL object. */
 function pathOf(url: string): string {
+  if (url.startsWith("/")) return url; // Bun gives a bare path when Host is missing or unusable (HTTP/1.0 health checks)
   const start = url.indexOf("/", url.indexOf("//") + 2);
   return start < 0 ? "/" : url.slice(start);
 }
@@ -172,5 +175,5 @@ export async function admit(req: Request, opts: BoundaryOptions, log: RequestLog
     log.outcome = "too_deep";
     return jsonRpcError(400, -32700, `Parse error: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  return { body, identity, corsOrigin };
+  return { body, identity, caller: opts.auth ? opts.auth.caller(identity) : anonymous, corsOrigin };
 }

@@ -1,6 +1,7 @@
 // The hub's tools: every serve tool as remote_<name> (its own schemas plus
 // `host` and `via`, never written twice), remote_list_hosts, remote_shell_many.
 import { z } from "zod";
+import { cutMiddle } from "../tools/output_cut.ts";
 import { shell } from "../tools/shell.ts";
 import { type ToolDef, defineTool, fail, ok } from "../tools/tool.ts";
 import type { Hub } from "./hub.ts";
@@ -84,62 +85,128 @@ export function listHostsTool(hub: Hub): ToolDef {
   });
 }
 
+/** Per host, a reply keeps this much of each stream (head and tail): many hosts must fit one agent context. */
+const MANY_STREAM_BYTES = 4096;
+const DEFAULT_MANY_CONCURRENCY = 16;
+
 const manyResult = z.object({
   host: z.string(),
   ok: z.boolean().describe("True when the command ran (whatever its exit code)."),
   via: z.enum(["lmcp", "ssh"]).nullable(),
   exit_code: z.number().nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
+  stdout: z.string().describe(`Head and tail of stdout (at most ${MANY_STREAM_BYTES} bytes, marker between); call remote_shell on the host for all of it.`),
+  stderr: z.string().describe(`Head and tail of stderr, like stdout.`),
   timed_out: z.boolean(),
   duration_ms: z.number(),
   error: z.string().nullable().describe("Why the host could not run the command (unreachable, unknown host…)."),
 });
+
+const manyGroup = z.object({
+  hosts: z.array(z.string()).describe("Hosts whose exit code, stdout and stderr were identical."),
+  exit_code: z.number().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  error: z.string().nullable(),
+});
+
+type ManyResult = z.output<typeof manyResult>;
+
+/** Head and tail of a stream for a many-host reply. */
+const brief = (s: string) =>
+  cutMiddle(Buffer.from(s, "utf8"), MANY_STREAM_BYTES, (n) => `\n[lmcp: ${n} bytes cut; run remote_shell on this host for the whole output]\n`).text;
+
+/** Hosts with identical results, largest group first, so 200 hosts that agree read as one answer. */
+export function groupResults(results: ManyResult[]): z.output<typeof manyGroup>[] {
+  const groups = new Map<string, z.output<typeof manyGroup>>();
+  for (const r of results) {
+    const key = JSON.stringify([r.ok, r.exit_code, r.stdout, r.stderr, r.ok ? null : r.error]);
+    const g = groups.get(key);
+    if (g) g.hosts.push(r.host);
+    else groups.set(key, { hosts: [r.host], exit_code: r.exit_code, stdout: r.stdout, stderr: r.stderr, error: r.ok ? null : r.error });
+  }
+  return [...groups.values()].sort((a, b) => b.hosts.length - a.hosts.length);
+}
+
+/** Runs `f` over `items` with at most `limit` at once, in order of start. */
+async function mapLimited<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 export function shellManyTool(hub: Hub): ToolDef {
   return defineTool({
     name: "remote_shell_many",
     title: "Run a command on many hosts",
     description:
-      "Runs one shell command on several hosts in parallel (named in `hosts`, or all hosts with `tag`) and returns one result per host. " +
-      "A host that cannot be reached is a per-host error, not a failure of the call.",
+      "Runs one shell command on several hosts in parallel (named in `hosts`, and/or every host with `tag`) and returns one result per host, " +
+      "hosts with identical output grouped, and a summary (ok / failed / unreachable). A host that cannot be reached is a per-host error, not a failure of the call. " +
+      `Each host's output is cut to its head and tail (${MANY_STREAM_BYTES} bytes per stream).`,
     input: z.object({
       hosts: z.array(z.string().min(1)).optional().describe("Host names to run on."),
       tag: z.string().optional().describe("Run on every host with this tag (added to `hosts`)."),
       command: shell.input.shape.command,
-      timeout_s: shell.input.shape.timeout_s,
+      timeout_s: shell.input.shape.timeout_s.describe("Per host: seconds before that host's command is killed (default 120)."),
+      max_concurrency: z.int().min(1).max(256).optional().describe(`How many hosts run at once (default ${DEFAULT_MANY_CONCURRENCY}); the rest wait their turn.`),
     }),
-    output: z.object({ results: z.array(manyResult), summary: z.string() }),
+    output: z.object({
+      results: z.array(manyResult),
+      groups: z.array(manyGroup),
+      counts: z.object({ ok: z.number(), failed: z.number(), unreachable: z.number(), total: z.number() }),
+      summary: z.string(),
+    }),
     annotations: { destructiveHint: true, readOnlyHint: false, openWorldHint: true },
     async run(args, ctx) {
       if (!args.hosts?.length && args.tag === undefined) return fail("name the hosts to run on with `hosts`, or select them with `tag`");
       const { backends, unknown } = hub.select(args.hosts, args.tag);
       if (backends.length === 0 && unknown.length === 0) return fail(`no host has the tag "${args.tag}"; remote_list_hosts shows each host's tags`);
       const shellArgs = { command: args.command, ...(args.timeout_s === undefined ? {} : { timeout_s: args.timeout_s }) };
-      const results: z.output<typeof manyResult>[] = await Promise.all([
-        ...backends.map(async (b) => {
-          const started = performance.now();
-          const routed = await hub.route(shell, b.name, shellArgs, ctx);
-          const duration_ms = Math.round(performance.now() - started);
-          if (!routed.outcome.ok) {
-            return { host: b.name, ok: false, via: routed.via ?? null, exit_code: null, stdout: "", stderr: "", timed_out: false, duration_ms, error: routed.outcome.error };
-          }
-          const d = routed.outcome.data as { exit_code: number | null; stdout: string; stderr: string; timed_out: boolean };
-          return { host: b.name, ok: true, via: routed.via ?? null, exit_code: d.exit_code, stdout: d.stdout, stderr: d.stderr, timed_out: d.timed_out, duration_ms, error: null };
-        }),
-        ...unknown.map(async (name) => ({ host: name, ok: false, via: null, exit_code: null, stdout: "", stderr: "", timed_out: false, duration_ms: 0, error: `unknown host "${name}"` })),
-      ]);
-      const succeeded = results.filter((r) => r.ok && r.exit_code === 0).length;
-      const failed = results.filter((r) => r.ok && r.exit_code !== 0).length;
-      const unreachable = results.filter((r) => !r.ok).length;
-      const summary = `${results.length} hosts: ${succeeded} ok, ${failed} failed, ${unreachable} unreachable`;
+      const total = backends.length + unknown.length;
+      let finished = 0;
+      // Progress per finished host; a per-host call's own progress is not relayed (it would interleave).
+      const quiet = { ...ctx, progress: async () => {} };
+      const runOne = async (name: string): Promise<ManyResult> => {
+        const started = performance.now();
+        const routed = await hub.route(shell, name, shellArgs, quiet);
+        const duration_ms = Math.round(performance.now() - started);
+        const r: ManyResult = routed.outcome.ok
+          ? (() => {
+              const d = routed.outcome.data as { exit_code: number | null; stdout: string; stderr: string; timed_out: boolean };
+              return { host: name, ok: true, via: routed.via ?? null, exit_code: d.exit_code, stdout: brief(d.stdout), stderr: brief(d.stderr), timed_out: d.timed_out, duration_ms, error: null };
+            })()
+          : { host: name, ok: false, via: routed.via ?? null, exit_code: null, stdout: "", stderr: "", timed_out: false, duration_ms, error: routed.outcome.error };
+        finished++;
+        await ctx.progress(`${finished}/${total} hosts done; ${name}: ${r.ok ? `exit ${r.exit_code}` : "unreachable"}`, finished, total);
+        return r;
+      };
+      const results = [
+        ...(await mapLimited(backends.map((b) => b.name), args.max_concurrency ?? DEFAULT_MANY_CONCURRENCY, runOne)),
+        ...unknown.map((name): ManyResult => ({ host: name, ok: false, via: null, exit_code: null, stdout: "", stderr: "", timed_out: false, duration_ms: 0, error: `unknown host "${name}"` })),
+      ];
+      const counts = {
+        ok: results.filter((r) => r.ok && r.exit_code === 0).length,
+        failed: results.filter((r) => r.ok && r.exit_code !== 0).length,
+        unreachable: results.filter((r) => !r.ok).length,
+        total: results.length,
+      };
+      const summary = `${counts.total} hosts: ${counts.ok} ok, ${counts.failed} failed, ${counts.unreachable} unreachable`;
+      const groups = groupResults(results);
       const text = [
         summary,
-        ...results.map((r) =>
-          r.ok ? `--- ${r.host} (via ${r.via}, exit ${r.exit_code}, ${r.duration_ms} ms)\n${r.stdout}${r.stderr ? `[stderr]\n${r.stderr}` : ""}` : `--- ${r.host}: ${r.error}`,
-        ),
+        ...groups.map((g) => {
+          const who = g.hosts.length > 10 ? `${g.hosts.slice(0, 10).join(", ")} and ${g.hosts.length - 10} more` : g.hosts.join(", ");
+          if (g.error !== null) return `--- ${who}: ${g.error}`;
+          return `--- ${who} (exit ${g.exit_code})\n${g.stdout}${g.stderr ? `[stderr]\n${g.stderr}` : ""}`;
+        }),
       ].join("\n");
-      return ok({ results, summary }, text);
+      return ok({ results, groups, counts, summary }, text);
     },
   });
 }

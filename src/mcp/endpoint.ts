@@ -74,7 +74,10 @@ export function createEndpoint(transport: CallTransport) {
       messages.push(checked.data);
     }
 
-    const extra: MessageExtraInfo = { authInfo: { token: "", clientId: `token-${admitted.identity}`, scopes: [] } };
+    // The SDK hands authInfo to handlers: the caller's id and scope, and the client address for the audit log; never the token.
+    const extra: MessageExtraInfo = {
+      authInfo: { token: "", clientId: admitted.caller.id, scopes: [admitted.caller.scope], extra: { client: log.client } },
+    };
     const requests: JSONRPCRequest[] = [];
     for (const message of messages) {
       if (isJSONRPCRequest(message)) requests.push(message);

@@ -3,6 +3,7 @@
 // SPEC §3 asks) and turns each handler's outcome into a CallToolResult.
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import {
+  type CallToolRequest,
   CallToolRequestSchema,
   type CallToolResult,
   ErrorCode,
@@ -11,9 +12,17 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
-import type { ToolContext, ToolDef } from "../tools/tool.ts";
+import { type PathPolicy, checkPath, checkToolPaths } from "../tools/policy.ts";
+import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
 import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
+
+/**
+ * tools/call is registered with loose params: the SDK parses a request with the registered schema before its own
+ * tools/call check, and a failure there answers -32603 with a bare zod dump; its check answers -32602 (SPEC §3).
+ */
+const LooseCallToolRequestSchema = CallToolRequestSchema.extend({ params: z.looseObject({}) });
 
 export interface McpServerOptions {
   name: string;
@@ -23,7 +32,14 @@ export interface McpServerOptions {
   tools: ToolDef[];
   /** What every call's context shares (limits, state dir); signal and progress are per call. */
   context: Omit<ToolContext, "signal" | "progress">;
+  /** allowed_paths and protected files, checked before a file tool runs; none on the hub (its backends decide). */
+  policy?: PathPolicy;
+  /** Where calls that change something or run a command are recorded. */
+  audit?: AuditSink;
 }
+
+/** Tools a read-only token may see and call. */
+const isReadOnly = (def: ToolDef) => def.annotations.readOnlyHint === true;
 
 /** The tools/list entry for a definition; JSON Schema draft-07, as the SDK emits for its own tools. */
 export function describeTool(def: ToolDef): Tool {
@@ -37,7 +53,7 @@ export function describeTool(def: ToolDef): Tool {
   };
 }
 
-export function toCallToolResult(outcome: Awaited<ReturnType<ToolDef["run"]>>): CallToolResult {
+export function toCallToolResult(outcome: ToolOutcome<unknown>): CallToolResult {
   if (outcome.ok) {
     return { content: [{ type: "text", text: outcome.text }], structuredContent: outcome.data as Record<string, unknown> };
   }
@@ -50,23 +66,52 @@ export function createMcpServer(opts: McpServerOptions): Server {
     { capabilities: { tools: { listChanged: false } }, instructions: opts.instructions, jsonSchemaValidator: unusedJsonSchemaValidator },
   );
   const byName = new Map(opts.tools.map((t) => [t.name, t]));
+  const policy = opts.policy;
+  const allowPath = policy?.allowedRoots ? (p: string) => checkPath(policy, p, "read") === undefined : undefined;
   const listing = { tools: opts.tools.map(describeTool) };
+  const readOnlyListing = { tools: opts.tools.filter(isReadOnly).map(describeTool) };
 
-  server.setRequestHandler(ListToolsRequestSchema, () => listing);
+  server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => (extra.authInfo?.scopes.includes("read-only") ? readOnlyListing : listing));
 
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+  server.setRequestHandler(LooseCallToolRequestSchema, async (loose, extra): Promise<CallToolResult> => {
+    const request = loose as unknown as CallToolRequest; // checked against CallToolRequestSchema by the SDK before this runs
     const { name, arguments: args } = request.params;
     const def = byName.get(name);
     if (!def) {
       throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}. Available tools: ${[...byName.keys()].join(", ")}`);
     }
+    const readOnlyCaller = extra.authInfo?.scopes.includes("read-only") ?? false;
+    if (readOnlyCaller && !isReadOnly(def)) {
+      throw new McpError(ErrorCode.InvalidParams, `Tool ${name} is not available to this token: it is read-only (no shell, no writes). Ask the operator for a full token.`);
+    }
     const parsed = def.input.safeParse(args ?? {});
     if (!parsed.success) {
       throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
     }
+    const audited = opts.audit && !isReadOnly(def);
+    const started = performance.now();
+    const record = (outcome: ToolOutcome<unknown>, denied = false) => {
+      if (!audited) return;
+      const who = { client: String(extra.authInfo?.extra?.client ?? "stdio"), token: extra.authInfo?.clientId ?? "stdio" };
+      const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
+      try {
+        opts.audit!.write(auditEntry(name, parsed.data as Record<string, unknown>, result, who, performance.now() - started));
+      } catch (err) {
+        logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
+      }
+    };
+    if (opts.policy) {
+      const refused = checkToolPaths(opts.policy, name, parsed.data as Record<string, unknown>);
+      if (refused) {
+        const outcome = { ok: false as const, error: refused };
+        record(outcome, true);
+        return toCallToolResult(outcome);
+      }
+    }
     const progressToken = request.params._meta?.progressToken;
     const ctx: ToolContext = {
       ...opts.context,
+      allowPath,
       signal: extra.signal,
       progress:
         progressToken === undefined
@@ -77,13 +122,16 @@ export function createMcpServer(opts: McpServerOptions): Server {
                 .catch(() => {});
             },
     };
+    let outcome: ToolOutcome<unknown>;
     try {
-      return toCallToolResult(await def.run(parsed.data, ctx));
+      outcome = await def.run(parsed.data, ctx);
     } catch (err) {
       // A throw is a bug in lmcp, not the caller's fault: answer, log it, keep serving.
       logEvent(`error: tool ${name} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      return toCallToolResult({ ok: false, error: `internal error in ${name}: ${err instanceof Error ? err.message : String(err)} (a bug in lmcp; please report it)` });
+      outcome = { ok: false, error: `internal error in ${name}: ${err instanceof Error ? err.message : String(err)} (a bug in lmcp; please report it)` };
     }
+    record(outcome);
+    return toCallToolResult(outcome);
   });
   return server;
 }

@@ -1,15 +1,21 @@
 // Replaces a file's content so that a crash at any moment leaves either the
-// old or the new bytes: write a temp file beside it, fsync, rename over.
+// old or the new bytes: write a temp file beside it, fsync, rename over. A
+// journal of pending temp files lets the next start remove what a kill -9 left.
 import { randomBytes } from "node:crypto";
-import { lstatSync, readlinkSync, statSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 
 export interface AtomicWriteOptions {
   /** Permission bits for the file; default: the existing file's, else 0o644. */
   mode?: number;
   /** Create missing parent directories (else a missing parent is an error). */
   createDirs: boolean;
+  /**
+   * Where to record the temp file while it exists (see `cleanStaleTemps`);
+   * without it a crash mid-write can leave a temp file behind.
+   */
+  journalDir?: string;
   /** Test seam: runs once the temp file is complete, just before the rename. */
   beforeRename?: (tempPath: string) => void | Promise<void>;
 }
@@ -58,11 +64,95 @@ async function ensureParent(dir: string, createDirs: boolean): Promise<void> {
   await mkdir(dir, { recursive: true });
 }
 
-function tempName(target: string): string {
+function tempName(target: string, id: string): string {
   let base = basename(target);
   // Keep the temp name under NAME_MAX (255 bytes) even for very long names.
   if (Buffer.byteLength(base) > 180) base = base.slice(0, 40);
-  return join(dirname(target), `.${base}.lmcp-tmp-${randomBytes(6).toString("hex")}`);
+  return join(dirname(target), `.${base}.lmcp-tmp-${id}`);
+}
+
+/** The only names `cleanStaleTemps` will ever delete: what `tempName` makes. */
+const TEMP_NAME = /^\..*\.lmcp-tmp-[0-9a-f]{12}$/s;
+/** Journal records: `PID.ID`, the writer's process id and the temp file's random id. */
+const RECORD_NAME = /^(\d+)\.([0-9a-f]{12})$/;
+
+/** The journal directory under a server's state dir. */
+export const pendingWritesDir = (stateDir: string) => join(stateDir, "pending-writes");
+
+/**
+ * Notes `tmp` in the journal before it is created. Best effort: a journal we
+ * cannot write must not stop the write itself, it only loses the clean-up.
+ * Not fsynced: a kill -9 keeps the page cache, and after a power cut a leaked
+ * dot-file is the worst case, never a torn target.
+ */
+function recordPending(journalDir: string, id: string, tmp: string): string | undefined {
+  const record = join(journalDir, `${process.pid}.${id}`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(record, tmp, { flag: "wx", mode: 0o600 });
+      return record;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt > 0) return undefined;
+      try {
+        mkdirSync(journalDir, { recursive: true, mode: 0o700 });
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function forgetPending(record: string | undefined): void {
+  if (record === undefined) return;
+  try {
+    unlinkSync(record);
+  } catch {
+    // already gone; the next start would find nothing to clean for it anyway
+  }
+}
+
+/** True when process `pid` exists (so its journal records may be for writes still under way). */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return false; // our own pid, before our first write: a previous run's (pid reuse, PID 1 in a container)
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Run at start-up: deletes the temp files that writers killed mid-write left
+ * behind, and their journal records. Only a regular file whose name has the
+ * lmcp temp pattern is ever deleted; records of a live process (another server
+ * sharing the state dir) are left alone. Returns how many temp files it removed.
+ */
+export function cleanStaleTemps(journalDir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(journalDir);
+  } catch {
+    return 0; // no journal yet
+  }
+  let removed = 0;
+  for (const name of names) {
+    const m = RECORD_NAME.exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    const record = join(journalDir, name);
+    try {
+      const tmp = readFileSync(record, "utf8");
+      if (isAbsolute(tmp) && resolve(tmp) === tmp && TEMP_NAME.test(basename(tmp)) && basename(tmp).endsWith(m[2]!) && lstatSync(tmp).isFile()) {
+        unlinkSync(tmp);
+        removed++;
+      }
+    } catch {
+      // the temp was renamed into place or removed before the crash: nothing to delete
+    }
+    forgetPending(record);
+  }
+  return removed;
 }
 
 /** Keeps the old owner when we can (root, or a group we belong to); silently keeps ours when we cannot. */
@@ -103,7 +193,9 @@ export async function atomicWrite(path: string, data: Uint8Array, opts: AtomicWr
   if (!old) await ensureParent(dir, opts.createDirs);
   const mode = opts.mode ?? (old ? old.mode & 0o7777 : 0o644);
 
-  const tmp = tempName(target);
+  const id = randomBytes(6).toString("hex");
+  const tmp = tempName(target, id);
+  const record = opts.journalDir === undefined ? undefined : recordPending(opts.journalDir, id, tmp);
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, "wx", 0o600);
@@ -118,8 +210,10 @@ export async function atomicWrite(path: string, data: Uint8Array, opts: AtomicWr
   } catch (err) {
     await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true }).catch(() => undefined);
+    forgetPending(record);
     throw err;
   }
+  forgetPending(record);
   await syncDir(dir);
   return { path: target, bytes: data.byteLength, created: !old };
 }

@@ -1,7 +1,7 @@
 // shell_bg job records on disk under `${stateDir}/jobs/`, so a job outlives the
 // server that started it and a new server can still report on it or kill it.
 import { randomBytes } from "node:crypto";
-import { readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { groupAlive, pidAlive } from "./process_group.ts";
@@ -129,4 +129,88 @@ export function jobStatus(stateDir: string, rec: JobRecord): JobStatus {
     "the job's wrapper process was killed by a signal it cannot survive (e.g. SIGKILL, or a reboot), so no exit status was recorded";
   if (groupAlive(rec.pid)) note += "; some of the job's processes are still running (shell_bg_kill can still signal them)";
   return { state: "exited", exit_code: null, note };
+}
+
+/** Every readable job record in the state dir, in no particular order; damaged records are skipped. */
+export function listJobRecords(stateDir: string): JobRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(jobsDir(stateDir));
+  } catch {
+    return [];
+  }
+  const records: JobRecord[] = [];
+  for (const name of names) {
+    if (!name.endsWith(".json")) continue;
+    const found = readJobRecord(stateDir, name.slice(0, -".json".length));
+    if ("record" in found) records.push(found.record);
+  }
+  return records;
+}
+
+/** Jobs that exited longer ago than this are forgotten by `cleanOldJobs`. */
+export const JOB_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+
+function mtimeMs(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone, or not ours to remove
+  }
+}
+
+/**
+ * Retention: forgets jobs that exited more than `maxAgeMs` ago (by the exit
+ * file's time; a job with no recorded status, by its start), removing the
+ * record, the exit file and the log if the log is in the jobs dir. A log the
+ * caller placed elsewhere (shell_bg's log_path) is never removed. Running jobs,
+ * and jobs whose processes linger, are kept. Stray files in the jobs dir (temp
+ * files, a log or exit file without a record) go once they are that old.
+ * Never throws; resolves to the ids of the jobs removed.
+ */
+export async function cleanOldJobs(stateDir: string, maxAgeMs = JOB_MAX_AGE_MS, now = Date.now()): Promise<string[]> {
+  const dir = jobsDir(stateDir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  const kept = new Set<string>();
+  for (const name of names) {
+    const id = name.slice(0, -".json".length);
+    if (!name.endsWith(".json") || !isJobId(id)) continue;
+    const found = readJobRecord(stateDir, id);
+    if ("error" in found) continue; // a damaged record is handled as a stray file below
+    const rec = found.record;
+    const paths = jobPaths(stateDir, id);
+    const st = jobStatus(stateDir, rec);
+    const endedMs = st.ended_at ? Date.parse(st.ended_at) : Date.parse(rec.started_at);
+    const lingering = st.exit_code === null && groupAlive(rec.pid);
+    if (st.state === "running" || lingering || !(now - endedMs > maxAgeMs)) {
+      kept.add(id);
+      continue;
+    }
+    removeQuietly(paths.record);
+    removeQuietly(paths.exit);
+    if (rec.log_path === paths.log) removeQuietly(paths.log);
+    removed.push(id);
+  }
+  for (const name of names) {
+    const id = name.slice(0, name.indexOf(".") < 0 ? name.length : name.indexOf("."));
+    if (kept.has(id) || removed.includes(id)) continue;
+    const path = join(dir, name);
+    const m = mtimeMs(path);
+    if (m !== undefined && now - m > maxAgeMs) removeQuietly(path);
+  }
+  return removed;
 }

@@ -1,10 +1,11 @@
 // read_file: a page of a text file's lines (or of any file's bytes, as base64),
 // capped so one reply stays inside an agent's context budget.
 import { isUtf8 } from "node:buffer";
-import { closeSync, openSync, readFileSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 import { z } from "zod";
 import { describePathError, resolveUserPath } from "./paths.ts";
+import { readFileCapped } from "./read_capped.ts";
 import { defineTool, fail, ok, type ToolOutcome } from "./tool.ts";
 
 const DEFAULT_LINES = 2000;
@@ -318,8 +319,10 @@ export const readFile = defineTool({
         const s = await selectStreaming(path, offset, maxLines, cap, ctx.signal);
         return s.binary ? binaryReply(path, st.size) : textReply(path, st.size, s, offset, maxLines, cap);
       }
-      // The size read, not st.size: files in /proc report 0 yet have content.
-      return textReadReply(path, readFileSync(path), args, cap);
+      // The size read, not st.size: files in /proc report 0 yet have content; capped, as some never end (/proc/self/pagemap).
+      const buf = readFileCapped(path, STREAM_ABOVE);
+      if (!buf) return fail(`${path} reports ${st.size} bytes but gives more than ${STREAM_ABOVE} when read (a /proc or /sys pseudo-file?); read part of it with shell (head -c, dd)`);
+      return textReadReply(path, buf, args, cap);
     } catch (err) {
       if (ctx.signal.aborted) return fail("cancelled");
       return fail(`cannot read: ${describePathError(err)}`);

@@ -7,8 +7,24 @@ import { searchFiles } from "./search_files.ts";
 import { shell } from "./shell.ts";
 import { shellBg } from "./shell_bg.ts";
 import { shellBgKill } from "./shell_bg_kill.ts";
+import { shellBgList } from "./shell_bg_list.ts";
+import { shellBgOutput } from "./shell_bg_output.ts";
 import { shellBgStatus } from "./shell_bg_status.ts";
+import { shellBgWait } from "./shell_bg_wait.ts";
 import type { ToolDef } from "./tool.ts";
 import { writeFile } from "./write_file.ts";
 
-export const serveTools: ToolDef[] = [shell, shellBg, shellBgStatus, shellBgKill, readFile, writeFile, editFile, listDir, searchFiles];
+export const serveTools: ToolDef[] = [
+  shell,
+  shellBg,
+  shellBgStatus,
+  shellBgWait,
+  shellBgOutput,
+  shellBgList,
+  shellBgKill,
+  readFile,
+  writeFile,
+  editFile,
+  listDir,
+  searchFiles,
+];

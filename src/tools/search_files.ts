@@ -1,11 +1,12 @@
 // search_files: `find -L START -name PATTERN` (optionally with a per-line
 // regex over the files found), the same on Linux and macOS, without blocking
 // the server for long: sync fs calls in ~5 ms slices between event-loop turns.
-import { lstatSync, readdirSync, readFileSync, statSync, type Dirent, type Stats } from "node:fs";
+import { lstatSync, readdirSync, statSync, type Dirent, type Stats } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
 import { describePathError, resolveUserPath } from "./paths.ts";
-import { defineTool, fail, ok } from "./tool.ts";
+import { readFileCapped } from "./read_capped.ts";
+import { type ToolContext, defineTool, fail, ok } from "./tool.ts";
 
 const SLICE_MS = 5;
 const MAX_GREP_BYTES = 16 * 1024 * 1024;
@@ -41,6 +42,7 @@ const output = z.object({
   truncated: z.boolean().describe("True when max_results cut the results short."),
   lines: z.array(z.string()).optional().describe('With content: matching lines as "path:line:text" (text cut to 500 characters).'),
   cycles_skipped: z.number().describe("Directories not entered because a symlink led back to one of their own ancestors."),
+  outside_skipped: z.number().optional().describe("Symlinks not followed because they lead outside the server's allowed_paths."),
   unreadable_skipped: z.number().describe("Directories (or, with content, files) that could not be read, e.g. permission denied."),
   unreadable_paths: z.array(z.string()).describe("Up to 20 of those paths."),
   binary_skipped: z.number().optional().describe("With content: files skipped as binary."),
@@ -69,6 +71,7 @@ class Search {
   readonly lines: string[] = [];
   truncated = false;
   cycles = 0;
+  outside = 0;
   unreadable = 0;
   readonly unreadablePaths: string[] = [];
   binarySkipped = 0;
@@ -117,7 +120,12 @@ class Search {
         this.largeSkipped++;
         return;
       }
-      buf = readFileSync(path);
+      const capped = readFileCapped(path, MAX_GREP_BYTES); // a pseudo-file may say 0 bytes and never end
+      if (!capped) {
+        this.largeSkipped++;
+        return;
+      }
+      buf = capped;
     } catch (err) {
       if (errCode(err) !== "ENOENT") this.noteUnreadable(path);
       return;
@@ -163,6 +171,7 @@ class Walk {
     private readonly s: Search,
     private readonly maxDepth: number,
     private readonly all: boolean,
+    private readonly allowPath: ((path: string) => boolean) | undefined,
   ) {}
 
   begin(start: string, st: Stats): void {
@@ -228,6 +237,11 @@ class Walk {
         }
         isDir = st?.isDirectory() ?? false;
         isFile = st?.isFile() ?? false;
+        // With allowed_paths, a symlink is the only way out of an allowed tree: do not follow one that leaves it.
+        if (st && this.allowPath && ent.isSymbolicLink() && !this.allowPath(path)) {
+          s.outside++;
+          continue;
+        }
       }
       let key = "";
       if (isDir) {
@@ -249,9 +263,10 @@ class Walk {
 }
 
 /** Runs a walk in slices of about SLICE_MS, yielding to the event loop between them; false when cancelled. */
-async function walk(start: string, startStats: Stats, s: Search, maxDepth: number, all: boolean, signal: AbortSignal): Promise<boolean> {
+async function walk(start: string, startStats: Stats, s: Search, maxDepth: number, all: boolean, ctx: ToolContext): Promise<boolean> {
+  const signal = ctx.signal;
   if (signal.aborted) return false;
-  const w = new Walk(s, maxDepth, all);
+  const w = new Walk(s, maxDepth, all, ctx.allowPath);
   w.begin(start, startStats);
   for (;;) {
     w.step(performance.now() + SLICE_MS);
@@ -268,6 +283,7 @@ export function summarizeSearch(r: SearchResult, pattern: string, grep: boolean)
   else out.push(`[lmcp: ${r.count} ${grep ? "matching lines" : "matches"}]`);
   if (r.truncated) out.push(`[lmcp: stopped at max_results=${r.count}; narrow the pattern or path, or raise max_results]`);
   if (r.cycles_skipped > 0) out.push(`[lmcp: ${r.cycles_skipped} symlinked directories not entered because they loop back to an ancestor]`);
+  if (r.outside_skipped) out.push(`[lmcp: ${r.outside_skipped} symlinks not followed because they lead outside allowed_paths]`);
   if (r.unreadable_skipped > 0) {
     out.push(`[lmcp: ${r.unreadable_skipped} unreadable paths skipped (permission denied?): ${r.unreadable_paths.join(", ")}${r.unreadable_skipped > r.unreadable_paths.length ? ", …" : ""}]`);
   }
@@ -302,7 +318,7 @@ export const searchFiles = defineTool({
       return fail(`cannot search: ${describePathError(err)}`);
     }
     const s = new Search(args.pattern, regex, args.max_results);
-    const finished = await walk(path, startStats, s, args.max_depth ?? Number.POSITIVE_INFINITY, args.all, ctx.signal);
+    const finished = await walk(path, startStats, s, args.max_depth ?? Number.POSITIVE_INFINITY, args.all, ctx);
     if (!finished) return fail("cancelled");
     const grep = regex !== undefined;
     const result: SearchResult = {
@@ -311,6 +327,7 @@ export const searchFiles = defineTool({
       count: grep ? s.lines.length : s.matches.length,
       truncated: s.truncated,
       cycles_skipped: s.cycles,
+      ...(s.outside > 0 ? { outside_skipped: s.outside } : {}),
       unreadable_skipped: s.unreadable,
       unreadable_paths: s.unreadablePaths,
       ...(grep ? { lines: s.lines, binary_skipped: s.binarySkipped, large_skipped: s.largeSkipped } : {}),

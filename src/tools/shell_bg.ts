@@ -29,9 +29,9 @@ const input = z.object({
 });
 
 const output = z.object({
-  job_id: z.string().describe("Id for shell_bg_status and shell_bg_kill."),
+  job_id: z.string().describe("Id for shell_bg_wait, shell_bg_status, shell_bg_output and shell_bg_kill."),
   pid: z.number().int().describe("Pid of the job's leader, which is also its process group id."),
-  log_path: z.string().describe("File receiving the job's stdout and stderr; page it with read_file or see its tail with shell_bg_status."),
+  log_path: z.string().describe("File receiving the job's stdout and stderr; page it with shell_bg_output (or read_file) or see its tail with shell_bg_status."),
   started_at: z.string().describe("Start time, ISO 8601 (UTC)."),
 });
 
@@ -45,7 +45,8 @@ export const shellBg = defineTool({
   title: "Start a background job",
   description:
     "Starts a command as a detached job (own session, stdin /dev/null, stdout and stderr appended to a log file) and returns at once with a job_id. " +
-    "The job survives this call and a restart of the server; follow it with shell_bg_status and stop it with shell_bg_kill.",
+    "The job survives this call and a restart of the server; wait for it with shell_bg_wait, check it with shell_bg_status, read its log with shell_bg_output, " +
+    "find it again with shell_bg_list and stop it with shell_bg_kill.",
   input,
   output,
   annotations: { title: "Start a background job", destructiveHint: true, readOnlyHint: false, openWorldHint: true },
@@ -96,7 +97,7 @@ export const shellBg = defineTool({
     const data = { job_id: jobId, pid, log_path: logPath, started_at: startedAt };
     return ok(
       data,
-      `started job ${jobId} (pid ${pid}) in ${cwd.path}\nlog: ${logPath}\nfollow it with shell_bg_status {"job_id": "${jobId}"}`,
+      `started job ${jobId} (pid ${pid}) in ${cwd.path}\nlog: ${logPath}\nwait for it with shell_bg_wait {"job_id": "${jobId}"}, or check it with shell_bg_status`,
     );
   },
 });

@@ -1,12 +1,12 @@
 // shell_bg_status: whether a shell_bg job is running, its exit code, and the end of its log.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { z } from "zod";
-import { jobStatus, readJobRecord } from "./jobs.ts";
+import { type JobRecord, jobStatus, readJobRecord } from "./jobs.ts";
 import { decodeUtf8, tailBoundary } from "./output_cut.ts";
 import { defineTool, describeError, fail, ok } from "./tool.ts";
 
-const DEFAULT_TAIL_LINES = 20;
-const MAX_TAIL_LINES = 500;
+export const DEFAULT_TAIL_LINES = 20;
+export const MAX_TAIL_LINES = 500;
 
 /** The last `lines` lines of a file, reading at most `maxBytes` from its end. */
 export function readLogTail(path: string, lines: number, maxBytes: number): { text: string } | { error: string } {
@@ -41,18 +41,19 @@ export function readLogTail(path: string, lines: number, maxBytes: number): { te
   }
 }
 
-const input = z.object({
-  job_id: z.string().describe("The job_id that shell_bg returned (like j-abcdefgh23)."),
-  tail_lines: z
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_TAIL_LINES)
-    .optional()
-    .describe(`How many lines from the end of the job's log to return. Default ${DEFAULT_TAIL_LINES}, at most ${MAX_TAIL_LINES}.`),
-});
+export const jobIdField = z.string().describe("The job_id that shell_bg returned (like j-abcdefgh23).");
+export const tailLinesField = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_TAIL_LINES)
+  .optional()
+  .describe(`How many lines from the end of the job's log to return. Default ${DEFAULT_TAIL_LINES}, at most ${MAX_TAIL_LINES}.`);
 
-const output = z.object({
+const input = z.object({ job_id: jobIdField, tail_lines: tailLinesField });
+
+/** What shell_bg_status reports; shell_bg_wait reports the same and more. */
+export const jobStatusFields = {
   job_id: z.string(),
   state: z.enum(["running", "exited"]).describe("running while the job's leader process is alive."),
   exit_code: z
@@ -64,10 +65,41 @@ const output = z.object({
   command: z.string(),
   started_at: z.string().describe("Start time, ISO 8601 (UTC)."),
   ended_at: z.string().optional().describe("End time, ISO 8601 (UTC), when known."),
-  log_path: z.string().describe("The job's log file; page all of it with read_file."),
+  log_path: z.string().describe("The job's log file; page all of it with shell_bg_output or read_file."),
   tail: z.string().describe("The last tail_lines lines of the log (from at most the server's output cap)."),
   note: z.string().optional().describe("Explains an unusual status, e.g. no exit status recorded or an unreadable log."),
-});
+};
+const output = z.object(jobStatusFields);
+export type JobStatusReport = z.output<typeof output>;
+
+/** The job's status and log tail as data plus the readable text both tools reply with. */
+export function jobStatusReport(stateDir: string, rec: JobRecord, tailLines: number, maxBytes: number): { data: JobStatusReport; text: string } {
+  const status = jobStatus(stateDir, rec);
+  const tail = readLogTail(rec.log_path, tailLines, maxBytes);
+  const notes = [status.note, "error" in tail ? `log unreadable: ${tail.error}` : undefined].filter(Boolean);
+
+  const data: JobStatusReport = {
+    job_id: rec.job_id,
+    state: status.state,
+    exit_code: status.exit_code,
+    pid: rec.pid,
+    command: rec.command,
+    started_at: rec.started_at,
+    log_path: rec.log_path,
+    tail: "text" in tail ? tail.text : "",
+  };
+  if (status.ended_at) data.ended_at = status.ended_at;
+  if (notes.length > 0) data.note = notes.join("; ");
+
+  const head =
+    status.state === "running"
+      ? `job ${rec.job_id} running (pid ${rec.pid}) since ${rec.started_at}`
+      : `job ${rec.job_id} exited ${status.exit_code === null ? "without a recorded status" : `with code ${status.exit_code}`}${status.ended_at ? ` at ${status.ended_at}` : ""}`;
+  const lines = [head, `command: ${rec.command}`, `log: ${rec.log_path}`];
+  if (data.note) lines.push(`note: ${data.note}`);
+  if (data.tail) lines.push("[log tail]", data.tail);
+  return { data, text: lines.join("\n") };
+}
 
 export const shellBgStatus = defineTool({
   name: "shell_bg_status",
@@ -81,31 +113,7 @@ export const shellBgStatus = defineTool({
   async run(args, ctx) {
     const found = readJobRecord(ctx.stateDir, args.job_id);
     if ("error" in found) return fail(found.error);
-    const rec = found.record;
-    const status = jobStatus(ctx.stateDir, rec);
-    const tail = readLogTail(rec.log_path, args.tail_lines ?? DEFAULT_TAIL_LINES, ctx.limits.maxOutputBytes);
-    const notes = [status.note, "error" in tail ? `log unreadable: ${tail.error}` : undefined].filter(Boolean);
-
-    const data: z.output<typeof output> = {
-      job_id: rec.job_id,
-      state: status.state,
-      exit_code: status.exit_code,
-      pid: rec.pid,
-      command: rec.command,
-      started_at: rec.started_at,
-      log_path: rec.log_path,
-      tail: "text" in tail ? tail.text : "",
-    };
-    if (status.ended_at) data.ended_at = status.ended_at;
-    if (notes.length > 0) data.note = notes.join("; ");
-
-    const head =
-      status.state === "running"
-        ? `job ${rec.job_id} running (pid ${rec.pid}) since ${rec.started_at}`
-        : `job ${rec.job_id} exited ${status.exit_code === null ? "without a recorded status" : `with code ${status.exit_code}`}${status.ended_at ? ` at ${status.ended_at}` : ""}`;
-    const lines = [head, `command: ${rec.command}`, `log: ${rec.log_path}`];
-    if (data.note) lines.push(`note: ${data.note}`);
-    if (data.tail) lines.push("[log tail]", data.tail);
-    return ok(data, lines.join("\n"));
+    const report = jobStatusReport(ctx.stateDir, found.record, args.tail_lines ?? DEFAULT_TAIL_LINES, ctx.limits.maxOutputBytes);
+    return ok(report.data, report.text);
   },
 });

@@ -30,6 +30,11 @@ export interface ToolContext {
   limits: ToolLimits;
   /** Where lmcp keeps spool files and shell_bg job records (created on demand). */
   stateDir: string;
+  /**
+   * With allowed_paths set: whether a path (after following symlinks) is inside them. The server checks
+   * a tool's path arguments itself; tools that follow symlinks on their own (search_files) ask this too.
+   */
+  allowPath?: (path: string) => boolean;
 }
 
 /** A handler's answer: data for structuredContent plus readable text, or a failure the agent can act on. */

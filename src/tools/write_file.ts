@@ -1,7 +1,7 @@
 // write_file: replaces (or creates) a file atomically, keeping an existing
 // file's mode and owner, and writing through a symlink to its target.
 import { z } from "zod";
-import { atomicWrite } from "./atomic_write.ts";
+import { atomicWrite, pendingWritesDir } from "./atomic_write.ts";
 import { describePathError, resolveUserPath } from "./paths.ts";
 import { defineTool, fail, ok } from "./tool.ts";
 
@@ -50,13 +50,13 @@ export const writeFile = defineTool({
   input,
   output,
   annotations: { title: "Write file", readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async run(args) {
+  async run(args, ctx) {
     const path = resolveUserPath(args.path);
     const data = contentBytes(args);
     if ("error" in data) return fail(data.error);
     const mode = args.mode === undefined ? undefined : Number.parseInt(args.mode, 8);
     try {
-      const r = await atomicWrite(path, data, { createDirs: args.create_dirs, ...(mode !== undefined ? { mode } : {}) });
+      const r = await atomicWrite(path, data, { createDirs: args.create_dirs, journalDir: pendingWritesDir(ctx.stateDir), ...(mode !== undefined ? { mode } : {}) });
       const via = r.path !== path ? ` (through the symlink, to ${r.path})` : "";
       return ok(
         { path, bytes_written: r.bytes, created: r.created },

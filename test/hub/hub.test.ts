@@ -1,10 +1,11 @@
 // `lmcp hub` end to end over lmcp: real backends, a hung listener, a closed
 // port and a wrong token, through the SDK client. (SSH paths: ssh_fallback.test.ts.)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { closedPort, hungListener } from "../helpers/fixtures.ts";
 import { type BackendSpec, registryText, startHub } from "../helpers/hub.ts";
 import { type StartedServer, callTool, connect, lmcpCommand, resultText, rpc, startServer, waitFor } from "../helpers/server.ts";
@@ -48,7 +49,7 @@ describe("tools", () => {
   test("offers remote_list_hosts, a remote_ version of every serve tool with `host`, and remote_shell_many", async () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
-    for (const n of ["shell", "shell_bg", "shell_bg_status", "shell_bg_kill", "read_file", "write_file", "edit_file", "list_dir", "search_files"]) {
+    for (const n of ["shell", "shell_bg", "shell_bg_status", "shell_bg_wait", "shell_bg_output", "shell_bg_list", "shell_bg_kill", "read_file", "write_file", "edit_file", "list_dir", "search_files"]) {
       expect(names).toContain(`remote_${n}`);
     }
     expect(names).toContain("remote_list_hosts");
@@ -131,10 +132,66 @@ describe("routing over lmcp", () => {
     expect(byHost.hung?.ok).toBe(false);
     expect(byHost.wrongtoken?.ok).toBe(false);
     expect((r.structuredContent as { summary: string }).summary).toBe("5 hosts: 2 ok, 0 failed, 3 unreachable");
+    expect((r.structuredContent as { counts: unknown }).counts).toEqual({ ok: 2, failed: 0, unreachable: 3, total: 5 });
+  });
+  test("remote_shell_many groups identical results, cuts long output, caps concurrency and reports each host's end", async () => {
+    const seen: { progress: number; total?: number; message?: string }[] = [];
+    const r = (await client.callTool(
+      { name: "remote_shell_many", arguments: { hosts: ["alpha", "beta", "closed"], command: "seq 1 20000; echo same >&2", max_concurrency: 1 } },
+      undefined,
+      { onprogress: (p) => void seen.push(p) },
+    )) as CallToolResult;
+    const sc = r.structuredContent as {
+      groups: { hosts: string[]; exit_code: number | null; stdout: string }[];
+      results: { host: string; stdout: string; duration_ms: number; via: string | null }[];
+    };
+    expect(sc.groups[0]?.hosts).toEqual(["alpha", "beta"]);
+    expect(sc.groups[1]?.hosts).toEqual(["closed"]);
+    const alphaOut = sc.results.find((x) => x.host === "alpha")!.stdout;
+    expect(alphaOut).toStartWith("1\n2\n");
+    expect(alphaOut).toEndWith("19999\n20000\n");
+    expect(alphaOut).toContain("bytes cut");
+    expect(Buffer.byteLength(alphaOut)).toBeLessThan(4096 + 200);
+    expect(seen.map((p) => p.progress)).toEqual([1, 2, 3]);
+    expect(seen[2]?.total).toBe(3);
+    expect(text(r)).toStartWith("3 hosts: 2 ok, 0 failed, 1 unreachable\n--- alpha, beta (exit 0)");
   });
   test("remote_shell_many without hosts or tag is refused", async () => {
     const r = await call("remote_shell_many", { command: "true" });
     expect(r.isError).toBe(true);
+  });
+});
+
+describe("progress and cancellation through the hub", () => {
+  const pidAlive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  test("remote_shell relays the backend's progress notifications", async () => {
+    const seen: { message?: string }[] = [];
+    const r = (await client.callTool(
+      { name: "remote_shell", arguments: { host: "alpha", command: "for i in 1 2 3 4 5 6; do echo step-$i; sleep 1; done" } },
+      undefined,
+      { onprogress: (p) => void seen.push(p), timeout: 30_000 },
+    )) as CallToolResult;
+    expect((r.structuredContent as { exit_code: number }).exit_code).toBe(0);
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen[0]?.message).toMatch(/running \d+s: step-/);
+  }, 20_000);
+  test("cancelling remote_shell kills the command's process group on the backend", async () => {
+    const pidFile = join(dir, "remote-cancel.pid");
+    const abort = new AbortController();
+    const pending = client
+      .callTool({ name: "remote_shell", arguments: { host: "alpha", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
+      .catch((e: Error) => e);
+    const pid = await waitFor("the pid file", () => (existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() ? Number(readFileSync(pidFile, "utf8")) : undefined));
+    abort.abort("test cancels");
+    expect(await pending).toBeInstanceOf(Error);
+    await waitFor("the backend's command to die", () => !pidAlive(pid) || undefined, 5000);
   });
 });
 

@@ -1,13 +1,13 @@
 // `lmcp hub` falling back to SSH, end to end: a real sshd on 127.0.0.1, an
 // SSH-only host, a host whose lmcp is down, and SSH targets that wedge.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { closedPort, hungListener } from "../helpers/fixtures.ts";
 import { startHub } from "../helpers/hub.ts";
-import { type StartedServer, callTool, connect, resultText, startServer } from "../helpers/server.ts";
+import { type StartedServer, callTool, connect, resultText, startServer, waitFor } from "../helpers/server.ts";
 import { type StartedSshd, startSshd } from "../helpers/sshd.ts";
 
 let dir: string;
@@ -84,6 +84,24 @@ describe("SSH fallback through the hub", () => {
     expect(text(r)).toContain("before the remote side answered");
     expect(elapsed).toBeLessThan(3000 + 4000);
     expect(elapsed).toBeGreaterThan(2500);
+  });
+  test("cancelling a call over ssh kills the remote process group, not only the ssh client", async () => {
+    const pidFile = join(dir, "ssh-cancel.pid");
+    const abort = new AbortController();
+    const pending = client
+      .callTool({ name: "remote_shell", arguments: { host: "sshonly", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
+      .catch((e: Error) => e);
+    const pid = await waitFor("the pid file", () => (existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() ? Number(readFileSync(pidFile, "utf8")) : undefined));
+    abort.abort("test cancels");
+    expect(await pending).toBeInstanceOf(Error);
+    await waitFor("the remote command to die", () => {
+      try {
+        process.kill(pid, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    }, 8000);
   });
   test("remote_shell_many mixes lmcp and ssh hosts", async () => {
     const r = await call("remote_shell_many", { hosts: ["alpha", "sshonly", "lmcpdown"], command: "echo hi" });

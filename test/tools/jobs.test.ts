@@ -1,12 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  cleanOldJobs,
   isJobId,
+  JOB_MAX_AGE_MS,
   JOB_WRAPPER_SCRIPT,
   type JobRecord,
   jobPaths,
   jobStatus,
+  listJobRecords,
   newJobId,
   readJobRecord,
   writeJobRecord,
@@ -15,6 +18,8 @@ import { scratch } from "../helpers/context.ts";
 
 const { freshDir, killAfter } = scratch();
 const stateDir = () => freshDir("lmcp-jobs-");
+
+const jobsDirOf = (dir: string) => jobPaths(dir, "j-abcdefgh23").dir;
 
 const record = (over: Partial<JobRecord> = {}): JobRecord => ({
   job_id: newJobId(),
@@ -133,5 +138,88 @@ describe("job wrapper and status", () => {
     const done = jobStatus(dir, live);
     expect(done).toMatchObject({ state: "exited", exit_code: 143 });
     expect(done.ended_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+});
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A finished job as shell_bg leaves it: record, default log and exit file, ended `daysAgo` days ago. */
+function finishedJob(dir: string, daysAgo: number, over: Partial<JobRecord> = {}): JobRecord {
+  const id = newJobId();
+  const paths = jobPaths(dir, id);
+  const rec = record({ job_id: id, log_path: paths.log, started_at: new Date(Date.now() - daysAgo * DAY_MS - 60_000).toISOString(), ...over });
+  writeJobRecord(dir, rec);
+  writeFileSync(paths.log, "output\n");
+  writeFileSync(paths.exit, "0\n");
+  const when = new Date(Date.now() - daysAgo * DAY_MS);
+  utimesSync(paths.exit, when, when);
+  return rec;
+}
+
+describe("listing and retention", () => {
+  test("listJobRecords returns every readable record and skips damaged ones", () => {
+    const dir = stateDir();
+    expect(listJobRecords(dir)).toEqual([]);
+    const a = record();
+    const b = record();
+    writeJobRecord(dir, a);
+    writeJobRecord(dir, b);
+    writeFileSync(join(jobsDirOf(dir), "j-abcdefgh23.json"), "{damaged");
+    expect(listJobRecords(dir).map((r) => r.job_id).sort()).toEqual([a.job_id, b.job_id].sort());
+  });
+
+  test("cleanOldJobs forgets jobs that exited over 7 days ago with their default logs, and keeps recent ones", async () => {
+    expect(JOB_MAX_AGE_MS).toBe(7 * DAY_MS);
+    const dir = stateDir();
+    const old = finishedJob(dir, 8);
+    const recent = finishedJob(dir, 1);
+    const removed = await cleanOldJobs(dir);
+    expect(removed).toEqual([old.job_id]);
+    const paths = jobPaths(dir, old.job_id);
+    for (const p of [paths.record, paths.exit, paths.log]) expect(existsSync(p)).toBe(false);
+    expect(readJobRecord(dir, recent.job_id)).toEqual({ record: recent });
+    expect(existsSync(recent.log_path)).toBe(true);
+  });
+
+  test("cleanOldJobs never removes a log the caller placed outside the jobs dir", async () => {
+    const dir = stateDir();
+    const own = join(freshDir("lmcp-own-log-"), "build.log");
+    writeFileSync(own, "mine\n");
+    const old = finishedJob(dir, 30, { log_path: own });
+    expect(await cleanOldJobs(dir)).toEqual([old.job_id]);
+    expect(readFileSync(own, "utf8")).toBe("mine\n");
+    expect(existsSync(jobPaths(dir, old.job_id).record)).toBe(false);
+  });
+
+  test("cleanOldJobs keeps a running job however old, and judges a job without exit status by its start", async () => {
+    const dir = stateDir();
+    const id = newJobId();
+    const ready = join(dir, "ready");
+    const proc = startWrapper(`touch '${ready}'; sleep 300`, jobPaths(dir, id).exit);
+    await waitFor("the command to start", () => existsSync(ready));
+    const running = record({ job_id: id, pid: proc.pid, started_at: new Date(Date.now() - 30 * DAY_MS).toISOString() });
+    writeJobRecord(dir, running);
+    const vanished = record({ started_at: new Date(Date.now() - 8 * DAY_MS).toISOString() });
+    writeJobRecord(dir, vanished);
+    const vanishedRecently = record();
+    writeJobRecord(dir, vanishedRecently);
+    expect(await cleanOldJobs(dir)).toEqual([vanished.job_id]);
+    expect(listJobRecords(dir).map((r) => r.job_id).sort()).toEqual([running.job_id, vanishedRecently.job_id].sort());
+  });
+
+  test("cleanOldJobs removes stray files once they are old, and copes with a missing jobs dir", async () => {
+    const dir = stateDir();
+    expect(await cleanOldJobs(dir)).toEqual([]);
+    const jobs = jobsDirOf(dir);
+    mkdirSync(jobs, { recursive: true });
+    const strays = ["j-abcdefgh23.json", "j-bbcdefgh23.json.tmp.123", "j-cbcdefgh23.log", "j-dbcdefgh23.exit"];
+    for (const name of strays) {
+      writeFileSync(join(jobs, name), "{damaged");
+      const when = new Date(Date.now() - 9 * DAY_MS);
+      utimesSync(join(jobs, name), when, when);
+    }
+    writeFileSync(join(jobs, "j-ebcdefgh23.log"), "fresh");
+    await cleanOldJobs(dir);
+    expect(readdirSync(jobs)).toEqual(["j-ebcdefgh23.log"]);
   });
 });

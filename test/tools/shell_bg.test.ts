@@ -4,37 +4,13 @@ import { join, resolve } from "node:path";
 import { shellBg } from "../../src/tools/shell_bg.ts";
 import { shellBgKill } from "../../src/tools/shell_bg_kill.ts";
 import { shellBgStatus } from "../../src/tools/shell_bg_status.ts";
-import type { ToolContext, ToolDef } from "../../src/tools/tool.ts";
+import type { ToolContext } from "../../src/tools/tool.ts";
 import { scratch, testContext } from "../helpers/context.ts";
+import { call, failure, startJob, waitFor } from "../helpers/jobs.ts";
 
 const { setup, onCleanup, killAfter } = scratch();
 
-async function call(tool: ToolDef, args: Record<string, unknown>, ctx: ToolContext) {
-  const r = await tool.run(tool.input.parse(args), ctx);
-  if (!r.ok) throw new Error(`${tool.name}: expected ok, got failure: ${r.error}`);
-  return { data: tool.output.parse(r.data) as Record<string, unknown>, text: r.text };
-}
-
-async function failure(tool: ToolDef, args: Record<string, unknown>, ctx: ToolContext): Promise<string> {
-  const r = await tool.run(tool.input.parse(args), ctx);
-  if (r.ok) throw new Error(`${tool.name}: expected a failure, got ${r.text}`);
-  return r.error;
-}
-
-async function start(args: Record<string, unknown>, ctx: ToolContext) {
-  const { data } = await call(shellBg, args, ctx);
-  const job = data as { job_id: string; pid: number; log_path: string; started_at: string };
-  killAfter(-job.pid);
-  return job;
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
-}
+const start = (args: Record<string, unknown>, ctx: ToolContext) => startJob(args, ctx, killAfter);
 
 const status = async (jobId: string, ctx: ToolContext, extra: Record<string, unknown> = {}) =>
   (await call(shellBgStatus, { job_id: jobId, ...extra }, ctx)).data as {
