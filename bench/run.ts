@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "../build/build.ts";
+import { stuckBackend } from "../test/helpers/fixtures.ts";
 import {
   type Proc,
   benchDir,
@@ -142,19 +143,7 @@ async function rowProbe(backend: { url: string }) {
 }
 
 async function rowIsolation(backend: { url: string }) {
-  const stuck = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 0,
-    async fetch(req) {
-      if (req.method !== "POST") return new Response(null, { status: 405 });
-      const m = (await req.json()) as { id?: unknown; method: string };
-      if (m.method === "tools/call") return new Promise<Response>(() => {});
-      if (m.id === undefined) return new Response(null, { status: 202 });
-      const result = m.method === "initialize" ? { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "stuck", version: "0" } } : {};
-      return Response.json({ jsonrpc: "2.0", id: m.id, result });
-    },
-  });
+  const stuck = stuckBackend();
   const lines = [`[[backend]]\nname = "healthy"\nurl = "${backend.url}"\ntoken = "${TOKEN}"\n`];
   for (let i = 0; i < 100; i++) lines.push(`[[backend]]\nname = "dead${i}"\nurl = "http://127.0.0.1:${stuck.port}/mcp"\ntoken = "x"\n`);
   const reg = join(work, "iso.toml");
@@ -175,7 +164,7 @@ async function rowIsolation(backend: { url: string }) {
   const stormy = await repeat(RUNS, async () => (await load(hubUrl, "hub-token", body, 4, SECONDS)).p99_ms);
   abort.abort();
   await Promise.all(hanging);
-  stuck.stop(true);
+  stuck.stop();
   const ratio = stormy.median / calm.median;
   row({ what: "healthy host p99 via hub while 100 calls hang (ms)", measured: spread(stormy, 3), reference: `no hanging calls ${spread(calm, 3)}`, ratio: `${fmt(ratio, 2)}×`, target: "≤ 2×", pass: ratio <= 2 });
 }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { type StartedServer, callTool, connect, rpc, startServer, waitFor } from "./helpers/server.ts";
+import { type StartedServer, callTool, connect, pidAlive, rpc, startServer, waitFor, waitForPidFile } from "./helpers/server.ts";
 
 let server: StartedServer;
 let client: Client;
@@ -24,14 +24,6 @@ afterAll(async () => {
 
 const call = (name: string, args: Record<string, unknown>) => callTool(client, name, args);
 const structured = <T = Record<string, unknown>>(r: CallToolResult) => r.structuredContent as T;
-const pidAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe("initialize and tools/list", () => {
   test("serverInfo carries the instance name and the version", () => {
@@ -115,7 +107,7 @@ describe("progress and cancellation", () => {
     const pending = client
       .callTool({ name: "shell", arguments: { command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
       .catch((e: Error) => e);
-    const pid = await waitFor("the pid file", () => (existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() ? Number(readFileSync(pidFile, "utf8")) : undefined));
+    const pid = await waitForPidFile(pidFile);
     expect(pidAlive(pid)).toBe(true);
     abort.abort("test cancels");
     expect(await pending).toBeInstanceOf(Error);
@@ -130,7 +122,7 @@ describe("progress and cancellation", () => {
       headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 10, method: "tools/call", params: { name: "shell", arguments: { command: `sleep 300 & echo $! > ${pidFile}; wait` } } }),
     }).catch((e: Error) => e);
-    const pid = await waitFor("the pid file", () => (existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() ? Number(readFileSync(pidFile, "utf8")) : undefined));
+    const pid = await waitForPidFile(pidFile);
     abort.abort();
     await res;
     await waitFor("the abandoned command's child to die", () => !pidAlive(pid) || undefined, 5000);

@@ -37,3 +37,21 @@ export function closedPort(): number {
   s.stop(true);
   return port;
 }
+
+/** An MCP server that answers initialize and ping but never answers tools/call: a backend that hangs mid-call. */
+export function stuckBackend(): { port: number; stop: () => void } {
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req) {
+      if (req.method !== "POST") return new Response(null, { status: 405 });
+      const m = (await req.json()) as { id?: unknown; method: string };
+      if (m.method === "tools/call") return new Promise<Response>(() => {});
+      if (m.id === undefined) return new Response(null, { status: 202 });
+      const result = m.method === "initialize" ? { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "stuck", version: "0" } } : {};
+      return Response.json({ jsonrpc: "2.0", id: m.id, result });
+    },
+  });
+  return { port: server.port ?? 0, stop: () => server.stop(true) };
+}

@@ -130,3 +130,20 @@ export function rpc(server: { url: string; token: string }, body: unknown, heade
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 }
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for a command to write its pid to `file`, and returns it. */
+export function waitForPidFile(file: string): Promise<number> {
+  return waitFor(`a pid in ${file}`, () => {
+    const text = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+    return text ? Number(text) : undefined;
+  });
+}

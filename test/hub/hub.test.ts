@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { closedPort, hungListener } from "../helpers/fixtures.ts";
+import { closedPort, hungListener, stuckBackend } from "../helpers/fixtures.ts";
 import { type BackendSpec, registryText, startHub } from "../helpers/hub.ts";
-import { type StartedServer, callTool, connect, lmcpCommand, resultText, rpc, startServer, waitFor } from "../helpers/server.ts";
+import { type StartedServer, callTool, connect, lmcpCommand, pidAlive, resultText, rpc, startServer, waitFor, waitForPidFile } from "../helpers/server.ts";
 
 let dir: string;
 let alpha: StartedServer;
@@ -163,14 +163,6 @@ describe("routing over lmcp", () => {
 });
 
 describe("progress and cancellation through the hub", () => {
-  const pidAlive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   test("remote_shell relays the backend's progress notifications", async () => {
     const seen: { message?: string }[] = [];
     const r = (await client.callTool(
@@ -188,7 +180,7 @@ describe("progress and cancellation through the hub", () => {
     const pending = client
       .callTool({ name: "remote_shell", arguments: { host: "alpha", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
       .catch((e: Error) => e);
-    const pid = await waitFor("the pid file", () => (existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() ? Number(readFileSync(pidFile, "utf8")) : undefined));
+    const pid = await waitForPidFile(pidFile);
     abort.abort("test cancels");
     expect(await pending).toBeInstanceOf(Error);
     await waitFor("the backend's command to die", () => !pidAlive(pid) || undefined, 5000);
@@ -198,18 +190,7 @@ describe("progress and cancellation through the hub", () => {
 describe("isolation and tokens", () => {
   test("calls to a healthy host complete while calls to a hanging backend wait", async () => {
     // A backend that answers ping but never answers tools/call.
-    const stuck = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        if (req.method !== "POST") return new Response(null, { status: 405 });
-        const body = (await req.json()) as { id?: unknown; method: string };
-        if (body.method === "tools/call") return new Promise<Response>(() => {});
-        if (body.id === undefined) return new Response(null, { status: 202 });
-        const result = body.method === "initialize" ? { protocolVersion: "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "stuck", version: "0" } } : {};
-        return Response.json({ jsonrpc: "2.0", id: body.id, result });
-      },
-    });
+    const stuck = stuckBackend();
     const s = await startHub([...entries, { name: "stuck", url: `http://127.0.0.1:${stuck.port}/mcp`, token: "x" }], {
       registryDir: mkdtempSync(join(dir, "iso-")),
     });
@@ -228,7 +209,7 @@ describe("isolation and tokens", () => {
     } finally {
       await c.close();
       await s.stop();
-      stuck.stop(true);
+      stuck.stop();
     }
   });
   test("the hub's token does not open a backend, and no token reaches the log", async () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { closedPort, hungListener } from "../helpers/fixtures.ts";
 import { startHub } from "../helpers/hub.ts";
-import { type StartedServer, callTool, connect, resultText, startServer, waitFor } from "../helpers/server.ts";
+import { type StartedServer, callTool, connect, pidAlive, resultText, startServer, waitFor, waitForPidFile } from "../helpers/server.ts";
 import { type StartedSshd, startSshd } from "../helpers/sshd.ts";
 
 let dir: string;
@@ -91,17 +91,10 @@ describe("SSH fallback through the hub", () => {
     const pending = client
       .callTool({ name: "remote_shell", arguments: { host: "sshonly", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
       .catch((e: Error) => e);
-    const pid = await waitFor("the pid file", () => (existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() ? Number(readFileSync(pidFile, "utf8")) : undefined));
+    const pid = await waitForPidFile(pidFile);
     abort.abort("test cancels");
     expect(await pending).toBeInstanceOf(Error);
-    await waitFor("the remote command to die", () => {
-      try {
-        process.kill(pid, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    }, 8000);
+    await waitFor("the remote command to die", () => !pidAlive(pid) || undefined, 8000);
   });
   test("remote_shell_many mixes lmcp and ssh hosts", async () => {
     const r = await call("remote_shell_many", { hosts: ["alpha", "sshonly", "lmcpdown"], command: "echo hi" });
