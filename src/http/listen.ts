@@ -52,9 +52,15 @@ export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promi
       try {
         res = route(req, log) ?? (await answerMcp(req, srv, log));
       } catch (err) {
-        log.outcome = "internal_error";
-        logEvent(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        res = text(500, "internal error (a bug in lmcp; the server keeps running)");
+        if (req.signal.aborted) {
+          // The client closed before its body was complete: nobody to answer, and no bug of ours.
+          log.outcome = "client_closed";
+          res = text(400, "bad request: the connection closed before the request body was complete");
+        } else {
+          log.outcome = "internal_error";
+          logEvent(`error: ${err instanceof Error ? err.stack || err.message : String(err)}`);
+          res = text(500, "internal error (a bug in lmcp; the server keeps running)");
+        }
       }
       log.status = res.status;
       if (log.settled) log.settled.then(() => logRequest(log, started));

@@ -24,8 +24,15 @@ function flush(): void {
   process.stderr.write(text);
 }
 
-/** Quotes a value only when it needs it, logfmt style. */
-const field = (k: string, v: string | undefined) => (v === undefined ? "" : ` ${k}=${/^[\w./:@[\]-]+$/.test(v) ? v : JSON.stringify(v)}`);
+/** Longest value a field keeps: method, tool and host come from the client, and one line must stay one line's worth. */
+const MAX_FIELD = 200;
+
+/** Quotes a value only when it needs it, logfmt style; cuts a long one. */
+const field = (k: string, v: string | undefined) => {
+  if (v === undefined) return "";
+  const cut = v.length > MAX_FIELD ? `${v.slice(0, MAX_FIELD)}…(${v.length} chars)` : v;
+  return ` ${k}=${/^[\w./:@[\]-]+$/.test(cut) ? cut : JSON.stringify(cut)}`;
+};
 
 export function logRequest(entry: RequestLog, startedAt: number): void {
   const ms = (performance.now() - startedAt).toFixed(2);

@@ -155,9 +155,12 @@ export class Hub {
   }
 }
 
-/** How long the hub waits for a backend's answer: a shell's own timeout plus margin, else two minutes. */
+/** Longest delay a timer takes: past it, setTimeout fires after 1 ms, and the SDK would time the call out at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** How long the hub waits for a backend's answer: the call's own timeout_s (shell, shell_bg_wait) plus margin, else two minutes. */
 function callTimeoutMs(tool: string, args: Record<string, unknown>): number {
-  if (tool === "shell" && typeof args.timeout_s === "number") return args.timeout_s * 1000 + 15_000;
+  if (typeof args.timeout_s === "number") return Math.min(args.timeout_s * 1000 + 15_000, MAX_TIMER_MS);
   if (tool === "shell") return 135_000;
   return 120_000;
 }

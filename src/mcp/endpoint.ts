@@ -118,7 +118,12 @@ export function createEndpoint(transport: CallTransport) {
               // the client went away; the reply below is dropped the same way
             }
           };
-          transport.request(request, admitted.identity, extra, onNotification, AbortSignal.any([abort.signal, req.signal])).then((reply) => {
+          // The client's disconnect is forwarded by hand: AbortSignal.any with a listener on it leaks in Bun
+          // (about 2 KB a streamed call, never collected).
+          const clientGone = () => abort.abort();
+          req.signal.addEventListener("abort", clientGone, { once: true });
+          transport.request(request, admitted.identity, extra, onNotification, abort.signal).then((reply) => {
+            req.signal.removeEventListener("abort", clientGone);
             log.outcome = outcomeOf(reply, log);
             try {
               controller.enqueue(sseEvent(reply));

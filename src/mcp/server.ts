@@ -22,7 +22,7 @@ import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
  * tools/call is registered with loose params: the SDK parses a request with the registered schema before its own
  * tools/call check, and a failure there answers -32603 with a bare zod dump; its check answers -32602 (SPEC §3).
  */
-const LooseCallToolRequestSchema = CallToolRequestSchema.extend({ params: z.looseObject({}) });
+const LooseCallToolRequestSchema = CallToolRequestSchema.extend({ params: z.looseObject({}).optional() });
 
 export interface McpServerOptions {
   name: string;
