@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontex
 import { type CallToolResult, McpError, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { unusedJsonSchemaValidator } from "../mcp/no_json_schema_validator.ts";
 import { version } from "../version.ts";
+import { z } from "zod";
 import type { Backend } from "./registry.ts";
 
 export type LinkFailure =
@@ -19,6 +20,13 @@ export type LinkFailure =
   | { kind: "broken"; message: string }
   /** The backend answered with a JSON-RPC error (bad arguments, unknown tool): the host is fine. */
   | { kind: "rpc_error"; code: number; message: string };
+
+/** Just enough shape for the router: content to relay, structuredContent to pass on, isError. */
+const passThroughResult = z.looseObject({
+  content: z.array(z.looseObject({ type: z.string() })).default([]),
+  structuredContent: z.record(z.string(), z.unknown()).optional(),
+  isError: z.boolean().optional(),
+});
 
 export class LinkError extends Error {
   constructor(readonly failure: LinkFailure) {
@@ -85,7 +93,9 @@ export class BackendLink {
       throw new LinkError(failure.kind === "broken" ? { kind: "unreachable", message: failure.message } : failure);
     }
     try {
-      return (await client.callTool({ name, arguments: args }, undefined, {
+      // request() with a light result schema, not callTool(): the hub passes the backend's result through
+      // as it is, so the SDK's full CallToolResult validation would only add latency to every call.
+      return (await client.request({ method: "tools/call", params: { name, arguments: args } }, passThroughResult, {
         signal: opts.signal,
         timeout: opts.timeoutMs,
         resetTimeoutOnProgress: true,

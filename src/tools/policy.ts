@@ -64,6 +64,8 @@ export function makePolicy(allowedPaths: string[] | undefined, protectedFiles: s
 
 /** Undefined when the tool may use this path; else a message saying why not and what is allowed. */
 export function checkPath(policy: PathPolicy, rawPath: string, access: Access): string | undefined {
+  // Without allowed_paths only writes can be refused: keep reads (the hot path) free of a realpath call.
+  if (access === "read" && !policy.allowedRoots) return undefined;
   let real: string;
   try {
     real = realTarget(resolveUserPath(rawPath));
