@@ -11,23 +11,27 @@ const OVERSHOOT = 4096;
 export function readFileCapped(path: string, max: number): Buffer | undefined {
   const fd = openSync(path, "r");
   try {
-    const size = fstatSync(fd).size;
-    if (size > max) return undefined;
-    // Room past the stated size, so a file that keeps going is noticed.
-    let buf = Buffer.allocUnsafe(Math.min(max + OVERSHOOT, size > 0 ? size + OVERSHOOT : FIRST_CHUNK));
-    let got = 0;
-    for (;;) {
-      if (got === buf.length) {
-        if (got > max) return undefined;
-        const bigger = Buffer.allocUnsafe(Math.min(max + OVERSHOOT, buf.length * 2));
-        buf.copy(bigger, 0, 0, got);
-        buf = bigger;
-      }
-      const n = readSync(fd, buf, got, buf.length - got, null);
-      if (n === 0) return got > max ? undefined : buf.subarray(0, got);
-      got += n;
-    }
+    return readFdCapped(fd, fstatSync(fd).size, max);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The same over an open file whose fstat size is `size`; the caller closes `fd`. */
+export function readFdCapped(fd: number, size: number, max: number): Buffer | undefined {
+  if (size > max) return undefined;
+  // Room past the stated size, so a file that keeps going is noticed.
+  let buf = Buffer.allocUnsafe(Math.min(max + OVERSHOOT, size > 0 ? size + OVERSHOOT : FIRST_CHUNK));
+  let got = 0;
+  for (;;) {
+    if (got === buf.length) {
+      if (got > max) return undefined;
+      const bigger = Buffer.allocUnsafe(Math.min(max + OVERSHOOT, buf.length * 2));
+      buf.copy(bigger, 0, 0, got);
+      buf = bigger;
+    }
+    const n = readSync(fd, buf, got, buf.length - got, null);
+    if (n === 0) return got > max ? undefined : buf.subarray(0, got);
+    got += n;
   }
 }

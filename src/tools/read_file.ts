@@ -1,11 +1,11 @@
 // read_file: a page of a text file's lines (or of any file's bytes, as base64),
 // capped so one reply stays inside an agent's context budget.
 import { isUtf8 } from "node:buffer";
-import { closeSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import { open } from "node:fs/promises";
 import { z } from "zod";
 import { describePathError, resolveUserPath } from "./paths.ts";
-import { readFileCapped } from "./read_capped.ts";
+import { readFdCapped } from "./read_capped.ts";
 import { defineTool, fail, ok, type ToolOutcome } from "./tool.ts";
 
 const DEFAULT_LINES = 2000;
@@ -307,8 +307,12 @@ export const readFile = defineTool({
   async run(args, ctx): Promise<Outcome> {
     const path = resolveUserPath(args.path);
     const cap = ctx.limits.maxReadBytes;
+    let fd: number | undefined;
     try {
-      const st = statSync(path);
+      // One open and fstat, not stat then open (the common small file costs three syscalls). O_NONBLOCK so
+      // opening a FIFO cannot block the server before fstat shows it is not a regular file.
+      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      const st = fstatSync(fd);
       const problem = statProblem(path, st);
       if (problem) return fail(problem);
       if (args.encoding === "base64") return readBase64(path, st, args.offset ?? 0, args.limit, cap);
@@ -320,12 +324,14 @@ export const readFile = defineTool({
         return s.binary ? binaryReply(path, st.size) : textReply(path, st.size, s, offset, maxLines, cap);
       }
       // The size read, not st.size: files in /proc report 0 yet have content; capped, as some never end (/proc/self/pagemap).
-      const buf = readFileCapped(path, STREAM_ABOVE);
+      const buf = readFdCapped(fd, st.size, STREAM_ABOVE);
       if (!buf) return fail(`${path} reports ${st.size} bytes but gives more than ${STREAM_ABOVE} when read (a /proc or /sys pseudo-file?); read part of it with shell (head -c, dd)`);
       return textReadReply(path, buf, args, cap);
     } catch (err) {
       if (ctx.signal.aborted) return fail("cancelled");
       return fail(`cannot read: ${describePathError(err)}`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   },
 });
