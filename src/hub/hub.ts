@@ -112,7 +112,8 @@ export class Hub {
           const result = await this.link(b).callTool(def.name, args, {
             signal: ctx.signal,
             timeoutMs: callTimeoutMs(def.name, args),
-            onprogress: (p) => void ctx.progress(p.message ?? "", p.progress, p.total),
+            // Only when our own caller wants progress: asking for it makes the backend answer as an SSE stream, which costs more than JSON.
+            onprogress: ctx.progressWanted ? (p) => void ctx.progress(p.message ?? "", p.progress, p.total) : undefined,
           });
           this.health.record(b.name, { kind: "up", latencyMs: performance.now() - started });
           const text = result.content.map((c) => (c.type === "text" ? c.text : `[${c.type} content]`)).join("\n");

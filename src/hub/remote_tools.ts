@@ -171,7 +171,7 @@ export function shellManyTool(hub: Hub): ToolDef {
       const total = backends.length + unknown.length;
       let finished = 0;
       // Progress per finished host; a per-host call's own progress is not relayed (it would interleave).
-      const quiet = { ...ctx, progress: async () => {} };
+      const quiet = { ...ctx, progress: async () => {}, progressWanted: false };
       const runOne = async (name: string): Promise<ManyResult> => {
         const started = performance.now();
         const routed = await hub.route(shell, name, shellArgs, quiet);

@@ -112,6 +112,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
     const ctx: ToolContext = {
       ...opts.context,
       allowPath,
+      progressWanted: progressToken !== undefined,
       signal: extra.signal,
       progress:
         progressToken === undefined

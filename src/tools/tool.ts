@@ -27,6 +27,8 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for progress; a no-op otherwise. */
   progress: (message: string, progress: number, total?: number) => Promise<void>;
+  /** Whether the client asked for progress (the hub asks its backend for progress only then). */
+  progressWanted?: boolean;
   limits: ToolLimits;
   /** Where lmcp keeps spool files and shell_bg job records (created on demand). */
   stateDir: string;
