@@ -6,16 +6,13 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { JOB_WRAPPER_SCRIPT, jobPaths, newJobId, writeJobRecord } from "./jobs.ts";
 import { commandShell, terminateGroup } from "./process_group.ts";
-import { commandEnv, resolveCwd } from "./shell.ts";
+import { commandEnv, resolveCwd, shell } from "./shell.ts";
 import { ensurePrivateDir } from "./spool.ts";
 import { defineTool, describeError, fail, ok } from "./tool.ts";
 
 const input = z.object({
-  command: z.string().min(1).describe("Shell command line, run with `bash -c` (or `/bin/sh -c` where bash is missing)."),
-  cwd: z
-    .string()
-    .optional()
-    .describe("Directory to run in. Default: the home directory of the user lmcp runs as; `~` expands, relative paths start from home."),
+  command: shell.input.shape.command,
+  cwd: shell.input.shape.cwd,
   env: z
     .record(z.string(), z.string())
     .optional()

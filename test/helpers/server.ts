@@ -147,3 +147,14 @@ export function waitForPidFile(file: string): Promise<number> {
     return text ? Number(text) : undefined;
   });
 }
+
+/** Gone, or a zombie nobody has reaped yet (it can no longer run). */
+export function processGone(pid: number): boolean {
+  if (!pidAlive(pid)) return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}

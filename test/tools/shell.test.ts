@@ -6,6 +6,7 @@ import { shell } from "../../src/tools/shell.ts";
 import { cleanExpiredSpool, spoolDir } from "../../src/tools/spool.ts";
 import type { ToolContext } from "../../src/tools/tool.ts";
 import { scratch } from "../helpers/context.ts";
+import { processGone } from "../helpers/server.ts";
 
 const { setup, killAfter } = scratch();
 
@@ -15,20 +16,6 @@ async function runOk(args: Record<string, unknown>, ctx: ToolContext) {
   return { data: shell.output.parse(r.data), text: r.text };
 }
 
-/** Gone, or a zombie nobody has reaped yet (it can no longer run). */
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

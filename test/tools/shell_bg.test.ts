@@ -7,6 +7,7 @@ import { shellBgStatus } from "../../src/tools/shell_bg_status.ts";
 import type { ToolContext } from "../../src/tools/tool.ts";
 import { scratch, testContext } from "../helpers/context.ts";
 import { call, failure, startJob, waitFor } from "../helpers/jobs.ts";
+import { processGone } from "../helpers/server.ts";
 
 const { setup, onCleanup, killAfter } = scratch();
 
@@ -21,19 +22,6 @@ const status = async (jobId: string, ctx: ToolContext, extra: Record<string, unk
     note?: string;
   };
 
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
 
 describe("shell_bg", () => {
   test("returns at once and the log gets stdout and stderr", async () => {
