@@ -125,14 +125,18 @@ token_name=token
 if [ "$mode" = system ] && [ "$service" = 1 ]; then token_dir=/etc/lmcp; else token_dir="$user_config"; fi
 token_file="$token_dir/$token_name"
 
-unit_name="lmcp.service"
-[ "$role" = serve ] || unit_name="lmcp-hub.service"
-label="dev.lmcp.$role"
-case "$mode" in
-  system) service_file="/etc/systemd/system/$unit_name" ;;
-  user) service_file="$config_home/systemd/user/$unit_name" ;;
-  agent) service_file="$HOME/Library/LaunchAgents/$label.plist" ;;
-esac
+# Sets unit_name, label and service_file for a role (serve or hub) in this mode.
+service_paths() {
+  unit_name="lmcp.service"
+  [ "$1" = serve ] || unit_name="lmcp-hub.service"
+  label="dev.lmcp.$1"
+  case "$mode" in
+    system) service_file="/etc/systemd/system/$unit_name" ;;
+    user) service_file="$config_home/systemd/user/$unit_name" ;;
+    agent) service_file="$HOME/Library/LaunchAgents/$label.plist" ;;
+  esac
+}
+service_paths "$role"
 marker="# Installed by lmcp's install.sh; install.sh --uninstall removes it."
 
 # --- service files ---------------------------------------------------------
@@ -314,13 +318,7 @@ stop_service() {
 if [ "$uninstall" = 1 ]; then
   if [ "$service" = 1 ]; then
     for role in serve hub; do
-      unit_name="lmcp.service"; [ "$role" = serve ] || unit_name="lmcp-hub.service"
-      label="dev.lmcp.$role"
-      case "$mode" in
-        system) service_file="/etc/systemd/system/$unit_name" ;;
-        user) service_file="$config_home/systemd/user/$unit_name" ;;
-        agent) service_file="$HOME/Library/LaunchAgents/$label.plist" ;;
-      esac
+      service_paths "$role"
       stop_service
     done
   fi

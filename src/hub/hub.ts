@@ -2,7 +2,7 @@
 // the SSH runner, and the rule that sends a call to lmcp or to SSH.
 import { logEvent } from "../http/log.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
-import { type BackoffPolicy, type Health, currentBackoffMs, isDue } from "./backoff.ts";
+import { type BackoffPolicy, type Health, currentBackoffMs } from "./backoff.ts";
 import { BackendLink, LinkError } from "./backend_link.ts";
 import { HealthTable } from "./health.ts";
 import type { Backend } from "./registry.ts";
@@ -102,9 +102,8 @@ export class Hub {
     let lmcpProblem: string | undefined;
 
     if (b.url) {
-      let h = this.health.get(b.name);
       // An unknown or stale host gets a bounded probe first, so a hung server costs one probe timeout, not a call timeout.
-      if (isDue(h, Date.now())) h = await this.health.probe(b);
+      const h = await this.health.fresh(b);
       if (h.state === "down") lmcpProblem = `its lmcp is down (${h.error}; next probe ${new Date(h.nextProbe).toISOString()})`;
       else {
         const started = performance.now();
