@@ -95,3 +95,26 @@ export async function rssMB(pid: number): Promise<number> {
   const status = await Bun.file(`/proc/${pid}/status`).text();
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
 }
+
+/** What RSS is made of: anonymous memory (the process's own) and pages of the binary it maps (shared, reclaimable). */
+export async function memoryMB(pid: number): Promise<{ rss: number; anon: number; file: number; pss: number }> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  const rollup = await Bun.file(`/proc/${pid}/smaps_rollup`).text();
+  const kb = (text: string, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN) / 1024;
+  return { rss: kb(status, "VmRSS"), anon: kb(status, "RssAnon"), file: kb(status, "RssFile"), pss: kb(rollup, "Pss") };
+}
+
+/**
+ * RSS once a server has gone quiet: polls until two readings 250 ms apart agree within 0.25 MB
+ * (lmcp collects garbage after 1 s without requests), at most 5 s.
+ */
+export async function settledRssMB(pid: number): Promise<number> {
+  const deadline = performance.now() + 5000;
+  let last = await rssMB(pid);
+  for (;;) {
+    await Bun.sleep(250);
+    const now = await rssMB(pid);
+    if ((Math.abs(now - last) <= 0.25 && performance.now() > deadline - 3500) || performance.now() > deadline) return now;
+    last = now;
+  }
+}

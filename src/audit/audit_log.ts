@@ -1,9 +1,10 @@
 // The audit log: one JSON line per tool call that changes something or runs a
 // command (who, what, where, how it ended), to a file rotated by size, or to
 // stderr (journald under systemd). Never the token, never file contents.
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../crypto.ts";
 import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeStderr } from "../http/log.ts";
 
 export interface AuditEntry {
   time: string;
@@ -59,7 +60,7 @@ export class FileAudit implements AuditSink {
 /** For journald: systemd stores stderr lines; `audit ` marks them for grep and filters. */
 export class StderrAudit implements AuditSink {
   write(entry: AuditEntry): void {
-    process.stderr.write(`audit ${JSON.stringify(entry)}\n`);
+    writeStderr(`audit ${JSON.stringify(entry)}\n`);
   }
 }
 
@@ -86,7 +87,7 @@ export function auditEntry(
   if (typeof args.job_id === "string") e.job_id = args.job_id;
   if (typeof args.content === "string") {
     const bytes = args.encoding === "base64" ? Buffer.from(args.content, "base64") : Buffer.from(args.content, "utf8");
-    e.sha256 = createHash("sha256").update(bytes).digest("hex");
+    e.sha256 = sha256Hex(bytes);
   }
   if (result.ok) {
     const d = result.data;

@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ConfigError } from "../config/file.ts";
+import { unusedJsonSchemaValidator } from "../mcp/no_json_schema_validator.ts";
 import { type Role, clientTokenCandidates } from "../config/paths.ts";
 import { defaultPort } from "../config/server.ts";
 import { readTokenFile } from "../config/tokens.ts";
@@ -49,7 +50,7 @@ export function resolveTarget(role: Role, flags: { url?: string; "token-file"?: 
 export async function connectClient(target: Target): Promise<Client> {
   const headers: Record<string, string> = target.token ? { authorization: `Bearer ${target.token}` } : {};
   const transport = new StreamableHTTPClientTransport(new URL(target.url), { requestInit: { headers } });
-  const client = new Client({ name: "lmcp-cli", version });
+  const client = new Client({ name: "lmcp-cli", version }, { jsonSchemaValidator: unusedJsonSchemaValidator });
   try {
     await client.connect(transport);
   } catch (err) {

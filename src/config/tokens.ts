@@ -1,6 +1,6 @@
 // Token files: minting, reading (several tokens, one per line, # comments), and
 // the first-start default that keeps auth on without any set-up.
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../crypto.ts";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError } from "./file.ts";

@@ -1,11 +1,9 @@
 // Bearer token check: constant time (both sides hashed, then timingSafeEqual),
 // against every configured token so rotation needs no downtime. Each token
 // carries a scope and an id for logs; the token itself is never logged.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { bytesEqual, sha256 } from "../crypto.ts";
 import type { AuthSetting } from "../config/server.ts";
 import { type TokenEntry, type TokenScope, ensureTokenFile, readTokenEntries, tokenFileTooOpen } from "../config/tokens.ts";
-
-const sha256 = (s: string) => createHash("sha256").update(s).digest();
 
 /** Who is calling: what logs and the audit log may say about a token. */
 export interface Caller {
@@ -51,7 +49,7 @@ export class BearerAuth {
     const presented = sha256(m[1]);
     let found = -1;
     for (let i = 0; i < this.digests.length; i++) {
-      if (timingSafeEqual(presented, this.digests[i]!) && found < 0) found = i;
+      if (bytesEqual(presented, this.digests[i]!) && found < 0) found = i;
     }
     return found;
   }

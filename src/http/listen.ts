@@ -24,6 +24,29 @@ export interface HttpOptions {
 /** Long tool calls must not be cut by Bun's idle timeout once the body is in. */
 const IDLE_TIMEOUT_S = 30;
 
+/**
+ * A burst of calls leaves garbage that JavaScriptCore would otherwise keep until the next burst;
+ * once the server has had no request for this long (or, at start, since it began listening), one full
+ * collection gives it back, so a host's idle lmcp stays at its floor however busy it was before.
+ */
+const IDLE_GC_MS = 1000;
+
+function idleCollector(): { touch(): void } {
+  let busy = true; // start-up's own garbage counts too
+  const timer = setTimeout(() => {
+    if (!busy) return;
+    busy = false;
+    Bun.gc(true);
+  }, IDLE_GC_MS);
+  timer.unref();
+  return {
+    touch() {
+      busy = true;
+      timer.refresh();
+    },
+  };
+}
+
 export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
   const transport = new CallTransport();
@@ -36,6 +59,7 @@ export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promi
     maxBodyBytes: settings.maxBodyBytes,
   };
 
+  const idleGc = idleCollector();
   const server = Bun.serve({
     hostname: settings.hostname,
     port: settings.port,
@@ -46,6 +70,7 @@ export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promi
     ...(settings.tls ? { tls: { cert: Bun.file(settings.tls.cert), key: Bun.file(settings.tls.key) } } : {}),
     async fetch(req, srv) {
       const started = performance.now();
+      idleGc.touch();
       const ip = srv.requestIP(req);
       const log: RequestLog = { client: ip ? (ip.family === "IPv6" ? `[${ip.address}]:${ip.port}` : `${ip.address}:${ip.port}`) : "-", status: 0, outcome: "ok" };
       let res: Response;
@@ -105,6 +130,10 @@ export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promi
     })();
     return stopping;
   };
+
+  // The binary starts with a reluctant JIT so run-once start-up code stays interpreted (build/build.ts);
+  // from here on the code that runs is the code that serves calls, and it should be compiled.
+  Bun.unsafe.setJITPolicy(1);
 
   const role = settings.role === "hub" ? "hub" : "serve";
   logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`lmcp client-config\` to set up a client`);

@@ -1,5 +1,6 @@
 // One line per request on stderr, buffered and flushed on the next tick so
 // logging costs little under load. Tokens and file contents never reach here.
+import { writeSync } from "node:fs";
 
 export interface RequestLog {
   client: string;
@@ -21,7 +22,31 @@ function flush(): void {
   if (pending.length === 0) return;
   const text = pending.join("");
   pending = [];
-  process.stderr.write(text);
+  writeStderr(text);
+}
+
+/**
+ * Writes to fd 2 directly: process.stderr is a Node stream whose first use loads Node's stream
+ * machinery (about 3 MB resident). A non-blocking stderr that is full (EAGAIN) switches to the
+ * stream for good, which queues the text instead of losing it.
+ */
+let useStream = false;
+
+export function writeStderr(text: string): void {
+  if (useStream) {
+    process.stderr.write(text);
+    return;
+  }
+  let bytes: Buffer | undefined;
+  let done = 0;
+  try {
+    // writeSync of a string may write part of it; keep going from where it stopped.
+    bytes = Buffer.from(text);
+    while (done < bytes.length) done += writeSync(2, bytes, done);
+  } catch {
+    useStream = true; // from now on, so that later lines cannot overtake the queued ones
+    process.stderr.write(bytes ? bytes.subarray(done) : text);
+  }
 }
 
 /** Longest value a field keeps: method, tool and host come from the client, and one line must stay one line's worth. */
@@ -49,7 +74,7 @@ export function logRequest(entry: RequestLog, startedAt: number): void {
 /** A free-form operational message (start-up, reloads, warnings), written at once. */
 export function logEvent(message: string): void {
   flush();
-  process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+  writeStderr(`${new Date().toISOString()} ${message}\n`);
 }
 
 export const flushLog = flush;

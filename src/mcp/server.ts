@@ -68,10 +68,17 @@ export function createMcpServer(opts: McpServerOptions): Server {
   const byName = new Map(opts.tools.map((t) => [t.name, t]));
   const policy = opts.policy;
   const allowPath = policy?.allowedRoots ? (p: string) => checkPath(policy, p, "read") === undefined : undefined;
-  const listing = { tools: opts.tools.map(describeTool) };
-  const readOnlyListing = { tools: opts.tools.filter(isReadOnly).map(describeTool) };
+  // Built at the first tools/list, not at start: JSON Schema generation is most of start-up's work.
+  let listing: { full: { tools: Tool[] }; readOnly: { tools: Tool[] } } | undefined;
+  const listFor = (readOnly: boolean) => {
+    if (!listing) {
+      const full = opts.tools.map(describeTool);
+      listing = { full: { tools: full }, readOnly: { tools: full.filter((_, i) => isReadOnly(opts.tools[i]!)) } };
+    }
+    return readOnly ? listing.readOnly : listing.full;
+  };
 
-  server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => (extra.authInfo?.scopes.includes("read-only") ? readOnlyListing : listing));
+  server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => listFor(extra.authInfo?.scopes.includes("read-only") === true));
 
   server.setRequestHandler(LooseCallToolRequestSchema, async (loose, extra): Promise<CallToolResult> => {
     const request = loose as unknown as CallToolRequest; // checked against CallToolRequestSchema by the SDK before this runs

@@ -1,7 +1,7 @@
 // Replaces a file's content so that a crash at any moment leaves either the
 // old or the new bytes: write a temp file beside it, fsync, rename over. A
 // journal of pending temp files lets the next start remove what a kill -9 left.
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../crypto.ts";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";

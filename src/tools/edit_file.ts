@@ -1,9 +1,9 @@
 // edit_file: replaces an exact piece of text in a file (Claude Code's Edit
 // semantics), written atomically like write_file.
 import { isUtf8 } from "node:buffer";
-import { createHash } from "node:crypto";
 import { statSync, type Stats } from "node:fs";
 import { z } from "zod";
+import { sha256Hex } from "../crypto.ts";
 import { atomicWrite, pendingWritesDir } from "./atomic_write.ts";
 import { notFoundMessage } from "./edit_match.ts";
 import { describePathError, resolveUserPath } from "./paths.ts";
@@ -87,7 +87,6 @@ function lineOf(text: string, index: number): number {
   return line;
 }
 
-const sha256Hex = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex");
 
 /** The refusal when the file is not the one the agent read, else undefined. */
 function changedSince(path: string, current: Uint8Array, expected: string | undefined): string | undefined {

@@ -1,6 +1,6 @@
 // shell_bg job records on disk under `${stateDir}/jobs/`, so a job outlives the
 // server that started it and a new server can still report on it or kill it.
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../crypto.ts";
 import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";

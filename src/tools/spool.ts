@@ -1,6 +1,6 @@
 // Spool files: the full output of a shell call whose reply was cut, kept under
 // `${stateDir}/spool/` (dir 0700, files 0600) for the agent to page with read_file.
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../crypto.ts";
 import { chmodSync, closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { readdir, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";

@@ -1,7 +1,7 @@
 // Runs one script on a backend over ssh (`bash -s`, script on stdin), with a
 // hard wall-clock cap that ends ssh and everything it started however the
 // remote side stalls, and a cap on how many ssh processes run at once.
-import { randomBytes } from "node:crypto";
+import { randomBytes } from "../../crypto.ts";
 import { groupAlive, readStream, terminateGroup } from "../../tools/process_group.ts";
 import { describeError } from "../../tools/tool.ts";
 import { CappedBytes, FramedStream, frameScript, scriptMarkers, type ByteSink } from "./frame.ts";
