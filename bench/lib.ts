@@ -105,8 +105,8 @@ export async function memoryMB(pid: number): Promise<{ rss: number; anon: number
 }
 
 /**
- * RSS once a server has gone quiet: polls until two readings 250 ms apart agree within 0.25 MB
- * (lmcp collects garbage after 1 s without requests), at most 5 s.
+ * RSS once a server has gone quiet: from 2.5 s on (lmcp collects garbage 1 to 2 s after its last
+ * request), polls until two readings 250 ms apart agree within 0.25 MB; at most 5 s.
  */
 export async function settledRssMB(pid: number): Promise<number> {
   const deadline = performance.now() + 5000;
@@ -114,7 +114,7 @@ export async function settledRssMB(pid: number): Promise<number> {
   for (;;) {
     await Bun.sleep(250);
     const now = await rssMB(pid);
-    if ((Math.abs(now - last) <= 0.25 && performance.now() > deadline - 3500) || performance.now() > deadline) return now;
+    if ((Math.abs(now - last) <= 0.25 && performance.now() > deadline - 2500) || performance.now() > deadline) return now;
     last = now;
   }
 }

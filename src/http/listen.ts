@@ -26,23 +26,28 @@ const IDLE_TIMEOUT_S = 30;
 
 /**
  * A burst of calls leaves garbage that JavaScriptCore would otherwise keep until the next burst;
- * once the server has had no request for this long (or, at start, since it began listening), one full
+ * once the server has had no request for a whole interval this long (or since it began listening), one full
  * collection gives it back, so a host's idle lmcp stays at its floor however busy it was before.
  */
 const IDLE_GC_MS = 1000;
 
 function idleCollector(): { touch(): void } {
-  let busy = true; // start-up's own garbage counts too
-  const timer = setTimeout(() => {
-    if (!busy) return;
-    busy = false;
-    Bun.gc(true);
-  }, IDLE_GC_MS);
-  timer.unref();
+  let calls = 0;
+  let callsAtLastTick = 0;
+  let garbage = true; // start-up's own counts too
+  // A tick per interval rather than a timer re-armed per request: the hot path only counts.
+  setInterval(() => {
+    if (calls !== callsAtLastTick) {
+      callsAtLastTick = calls;
+      garbage = true;
+    } else if (garbage) {
+      garbage = false;
+      Bun.gc(true);
+    }
+  }, IDLE_GC_MS).unref();
   return {
     touch() {
-      busy = true;
-      timer.refresh();
+      calls++;
     },
   };
 }
