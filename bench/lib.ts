@@ -91,17 +91,18 @@ export function machineFacts(): string {
   return `${cpu}, ${cpus().length} cores, Bun ${Bun.version}, ${process.platform}-${process.arch}, ${new Date().toISOString().slice(0, 10)}`;
 }
 
+/** A `Key:   N kB` field of a /proc file, in MB. */
+const procFieldMB = (text: string, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN) / 1024;
+
 export async function rssMB(pid: number): Promise<number> {
-  const status = await Bun.file(`/proc/${pid}/status`).text();
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
+  return procFieldMB(await Bun.file(`/proc/${pid}/status`).text(), "VmRSS");
 }
 
 /** What RSS is made of: anonymous memory (the process's own) and pages of the binary it maps (shared, reclaimable). */
 export async function memoryMB(pid: number): Promise<{ rss: number; anon: number; file: number; pss: number }> {
   const status = await Bun.file(`/proc/${pid}/status`).text();
   const rollup = await Bun.file(`/proc/${pid}/smaps_rollup`).text();
-  const kb = (text: string, key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1] ?? NaN) / 1024;
-  return { rss: kb(status, "VmRSS"), anon: kb(status, "RssAnon"), file: kb(status, "RssFile"), pss: kb(rollup, "Pss") };
+  return { rss: procFieldMB(status, "VmRSS"), anon: procFieldMB(status, "RssAnon"), file: procFieldMB(status, "RssFile"), pss: procFieldMB(rollup, "Pss") };
 }
 
 /**
@@ -109,12 +110,13 @@ export async function memoryMB(pid: number): Promise<{ rss: number; anon: number
  * request), polls until two readings 250 ms apart agree within 0.25 MB; at most 5 s.
  */
 export async function settledRssMB(pid: number): Promise<number> {
-  const deadline = performance.now() + 5000;
+  const started = performance.now();
   let last = await rssMB(pid);
   for (;;) {
     await Bun.sleep(250);
     const now = await rssMB(pid);
-    if ((Math.abs(now - last) <= 0.25 && performance.now() > deadline - 2500) || performance.now() > deadline) return now;
+    const waited = performance.now() - started;
+    if ((waited >= 2500 && Math.abs(now - last) <= 0.25) || waited >= 5000) return now;
     last = now;
   }
 }

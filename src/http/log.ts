@@ -25,27 +25,26 @@ function flush(): void {
   writeStderr(text);
 }
 
+let useStream = false;
+
 /**
  * Writes to fd 2 directly: process.stderr is a Node stream whose first use loads Node's stream
  * machinery (about 3 MB resident). A non-blocking stderr that is full (EAGAIN) switches to the
  * stream for good, which queues the text instead of losing it.
  */
-let useStream = false;
-
 export function writeStderr(text: string): void {
   if (useStream) {
     process.stderr.write(text);
     return;
   }
-  let bytes: Buffer | undefined;
+  const bytes = Buffer.from(text);
   let done = 0;
   try {
-    // writeSync of a string may write part of it; keep going from where it stopped.
-    bytes = Buffer.from(text);
+    // One writeSync may take only part of the bytes (a pipe near full); go on from where it stopped.
     while (done < bytes.length) done += writeSync(2, bytes, done);
   } catch {
     useStream = true; // from now on, so that later lines cannot overtake the queued ones
-    process.stderr.write(bytes ? bytes.subarray(done) : text);
+    process.stderr.write(bytes.subarray(done));
   }
 }
 

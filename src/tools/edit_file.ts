@@ -87,7 +87,6 @@ function lineOf(text: string, index: number): number {
   return line;
 }
 
-
 /** The refusal when the file is not the one the agent read, else undefined. */
 function changedSince(path: string, current: Uint8Array, expected: string | undefined): string | undefined {
   if (expected === undefined) return undefined;
