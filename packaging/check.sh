@@ -117,10 +117,18 @@ chown -R nobody "$aur"
 (cd "$aur" && runuser -u nobody -- makepkg --printsrcinfo) >"$work/SRCINFO.makepkg"
 diff -u "$dist/aur/.SRCINFO" "$work/SRCINFO.makepkg" || fail ".SRCINFO differs from makepkg --printsrcinfo"
 echo "makepkg --printsrcinfo: identical to dist/aur/.SRCINFO"
-# package() against local copies of the sources: makepkg checks every sha256sum.
+# package() against local copies of the sources: makepkg checks every sha256sum. The copies live
+# under $work because makepkg runs as nobody, who may not be able to enter the checkout itself
+# (a clone under a 0700 home or mktemp directory).
+sources="$work/aur-sources"
+mkdir -p "$sources/release" "$sources/repo/packaging"
+cp -R "$repo/packaging/systemd" "$repo/packaging/aur" "$repo/packaging/etc" "$sources/repo/packaging/"
+cp "$repo/LICENSE" "$sources/repo/"
+cp "$dist/lmcp-linux-x64" "$dist/lmcp-linux-arm64" "$sources/release/"
+chmod -R a+rX "$sources"
 build="$work/aur-build"
 mkdir -p "$build"
-sed -e "s#^_release=.*#_release=\"file://$dist\"#" -e "s#^_source=.*#_source=\"file://$repo\"#" "$dist/aur/PKGBUILD" >"$build/PKGBUILD"
+sed -e "s#^_release=.*#_release=\"file://$sources/release\"#" -e "s#^_source=.*#_source=\"file://$sources/repo\"#" "$dist/aur/PKGBUILD" >"$build/PKGBUILD"
 cp "$dist/aur/lmcp-bin.install" "$build/"
 chown -R nobody "$build"
 (cd "$build" && runuser -u nobody -- makepkg --nodeps --noarchive) >"$work/makepkg.log" 2>&1 || { cat "$work/makepkg.log"; fail "makepkg package()"; }
