@@ -2,11 +2,12 @@
 // files, and the audit log, through a real server and client.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { checkPath, makePolicy } from "../src/tools/policy.ts";
+import { closeWriteTarget, openChecked, resolveWrite } from "../src/policy/open.ts";
+import { makeFilePolicy, permissivePolicy, refusal } from "../src/policy/rules.ts";
 import { type StartedServer, callTool, connect, resultText, rpc, startServer, waitFor } from "./helpers/server.ts";
 
 let dir: string;
@@ -22,27 +23,44 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("checkPath", () => {
-  const policy = () => makePolicy([join(dir, "srv", "a")], [join(dir, "srv", "a", "lmcp.toml")]);
+describe("the file policy on real paths", () => {
+  const policy = () =>
+    makeFilePolicy({ allowedPaths: [join(dir, "srv", "a")], secretDirs: [], secretFiles: [join(dir, "srv", "a", "lmcp.toml")], writeProtectedDirs: [] });
+  const decide = (p: string, access: "read" | "write") => {
+    if (access === "read") {
+      try {
+        closeSync(openChecked(policy(), p, "file", () => undefined).fd);
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    }
+    try {
+      closeWriteTarget(resolveWrite(policy(), p, true));
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
   test("allows paths under an allowed root, existing or not", () => {
-    expect(checkPath(policy(), join(dir, "srv", "a", "ok.txt"), "read")).toBeUndefined();
-    expect(checkPath(policy(), join(dir, "srv", "a", "new", "deep.txt"), "write")).toBeUndefined();
+    expect(decide(join(dir, "srv", "a", "ok.txt"), "read")).toBeUndefined();
+    expect(refusal(policy(), join(dir, "srv", "a", "new", "deep.txt"), "write")).toBeUndefined();
   });
   test("refuses .., prefix tricks, symlink escapes and a symlinked parent on write", () => {
     for (const [p, access] of [
-      [join(dir, "srv", "a", "..", "a_evil", "x"), "read"],
+      [join(dir, "srv", "a", "..", "a_evil", "x"), "write"],
       [join(dir, "srv", "a_evil", "x"), "write"],
       [join(dir, "srv", "a", "secret-link"), "read"],
       [join(dir, "srv", "a", "escape", "secret"), "read"],
       [join(dir, "srv", "a", "escape", "new-file"), "write"],
     ] as const) {
-      expect(checkPath(policy(), p, access), p).toContain("outside this server's allowed_paths");
+      expect(decide(p, access), p).toContain("outside this server's allowed_paths");
     }
   });
-  test("never writes protected files or authorized_keys, whatever allowed_paths says", () => {
-    expect(checkPath(policy(), join(dir, "srv", "a", "lmcp.toml"), "write")).toContain("protected");
-    expect(checkPath(policy(), join(dir, "srv", "a", "lmcp.toml"), "read")).toBeUndefined();
-    expect(checkPath(makePolicy(undefined, []), join(dir, "home", ".ssh", "authorized_keys"), "write")).toContain("protected");
+  test("never reads or writes secrets, never writes authorized_keys, whatever allowed_paths says", () => {
+    expect(refusal(policy(), join(dir, "srv", "a", "lmcp.toml"), "write")).toContain("secrets");
+    expect(refusal(policy(), join(dir, "srv", "a", "lmcp.toml"), "read")).toContain("secrets");
+    expect(refusal(permissivePolicy, join(dir, "home", ".ssh", "authorized_keys"), "write")).toContain("protected");
   });
 });
 
@@ -116,9 +134,9 @@ describe("a server with a policy", () => {
     expect(write).toMatchObject({ token: "ops", path: join(dir, "srv", "a", "audited.txt"), bytes: content.length });
     expect(write.sha256).toBe(createHash("sha256").update(content).digest("hex"));
     expect(write.client).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(entries.find((e) => e.tool === "shell")).toMatchObject({ command: "exit 7", exit_code: 7, outcome: "ok" });
+    expect(entries.find((e) => e.tool === "shell" && e.outcome === "ok")).toMatchObject({ command: "exit 7", exit_code: 7, outcome: "ok" });
     expect(entries.some((e) => e.outcome === "denied")).toBe(true);
-    expect(entries.some((e) => e.tool === "read_file")).toBe(false);
+    expect(entries.some((e) => e.tool === "read_file" && e.outcome !== "denied")).toBe(false);
     const text = readFileSync(audit(), "utf8");
     expect(text).not.toContain("full-token-123");
     expect(text).not.toContain("written through lmcp");

@@ -6,9 +6,10 @@ import { commonFlags, resolveServeSettings } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { logEvent } from "../http/log.ts";
 import { openAudit } from "../audit/audit_log.ts";
-import { lmcpOwnFiles } from "../config/paths.ts";
+import { scrubSecretEnv } from "../config/scrub_env.ts";
+import { secretSources } from "../config/secrets.ts";
 import { createMcpServer } from "../mcp/server.ts";
-import { makePolicy } from "../tools/policy.ts";
+import { makeFilePolicy, refreshSecretInodes } from "../policy/rules.ts";
 import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
 import { cleanOldJobs } from "../tools/jobs.ts";
 import { serveTools } from "../tools/registry.ts";
@@ -37,6 +38,10 @@ Flags (each beats its environment variable, which beats the config file):
   --stdio               speak MCP over stdin/stdout instead of HTTP
   -h, --help            this help
 
+Audit: one hash-chained JSON line per call that changes something or runs a
+command, and per refusal, in STATE_DIR/audit.jsonl (0600), or journald under
+systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald" or
+"off". \`lmcp audit verify\` checks the chain; \`lmcp audit --help\` has the format.
 Signals: SIGHUP re-reads the token file; SIGTERM/SIGINT finish calls in flight, then exit 0.
 `;
 
@@ -47,6 +52,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const settings = resolveServeSettings(values);
+  scrubSecretEnv(["LMCP_TOKEN"]); // read into settings; the agent's commands must not find it
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   cleanExpiredSpool(settings.stateDir);
   const staleTemps = cleanStaleTemps(pendingWritesDir(settings.stateDir)); // temp files a kill -9 left mid-write
@@ -56,6 +62,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
     cleanExpiredSpool(settings.stateDir);
     void cleanOldJobs(settings.stateDir);
   }, 3600_000).unref();
+
+  // Policy comes from files the tools cannot read or write: lmcp's config, tokens, registry and audit log.
+  const policy = makeFilePolicy(
+    secretSources({
+      configFile: settings.configFile,
+      tokenFile: settings.auth.mode === "file" ? settings.auth.file : undefined,
+      auditFile: settings.auditLog?.startsWith("/") ? settings.auditLog : undefined,
+      stateDir: settings.stateDir,
+      allowedPaths: settings.allowedPaths,
+    }),
+  );
+  // A token file minted or rotated since start has a new inode; a hard link to it must be refused too.
+  setInterval(() => refreshSecretInodes(policy), 1000).unref();
 
   const mcp = createMcpServer({
     name: settings.name,
@@ -68,12 +87,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       "Page long files with read_file offset/limit; edit_file takes expected_sha256 to refuse stale edits.",
     tools: serveTools,
     context: { limits: settings.limits, stateDir: settings.stateDir },
-    // Policy comes from files the tools cannot write: the config and token files in use are protected too.
-    policy: makePolicy(settings.allowedPaths, [
-      ...lmcpOwnFiles(),
-      ...(settings.configFile ? [settings.configFile] : []),
-      ...(settings.auth.mode === "file" ? [settings.auth.file] : []),
-    ]),
+    policy,
     audit: openAudit(settings.auditLog, settings.auditMaxBytes),
   });
 

@@ -14,7 +14,7 @@ import {
 import { z } from "zod";
 import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
-import { type PathPolicy, checkPath, checkToolPaths } from "../tools/policy.ts";
+import { type FilePolicy, realTarget, refusal } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
 import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
 
@@ -32,8 +32,8 @@ export interface McpServerOptions {
   tools: ToolDef[];
   /** What every call's context shares (limits, state dir); signal and progress are per call. */
   context: Omit<ToolContext, "signal" | "progress">;
-  /** allowed_paths and protected files, checked before a file tool runs; none on the hub (its backends decide). */
-  policy?: PathPolicy;
+  /** What the file tools may touch (allowed_paths, secrets, protected files); the tools enforce it on the fd they use. None on the hub (its backends decide). */
+  policy?: FilePolicy;
   /** Where calls that change something or run a command are recorded. */
   audit?: AuditSink;
 }
@@ -67,7 +67,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
   );
   const byName = new Map(opts.tools.map((t) => [t.name, t]));
   const policy = opts.policy;
-  const allowPath = policy?.allowedRoots ? (p: string) => checkPath(policy, p, "read") === undefined : undefined;
+  const allowPath = policy?.allowedRoots ? (p: string) => refusal(policy, realTarget(p), "read") === undefined : undefined;
   // Built at the first tools/list, not at start: JSON Schema generation is most of start-up's work.
   let listing: { full: { tools: Tool[] }; readOnly: { tools: Tool[] } } | undefined;
   const listFor = (readOnly: boolean) => {
@@ -87,38 +87,34 @@ export function createMcpServer(opts: McpServerOptions): Server {
     if (!def) {
       throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}. Available tools: ${[...byName.keys()].join(", ")}`);
     }
+    const started = performance.now();
+    const record = (args: Record<string, unknown>, outcome: ToolOutcome<unknown>) => {
+      // Calls that change something or run a command, and every refusal (reads included).
+      const denied = !outcome.ok && outcome.denied === true;
+      if (!opts.audit || (isReadOnly(def) && !denied)) return;
+      const who = { client: String(extra.authInfo?.extra?.client ?? "stdio"), token: extra.authInfo?.clientId ?? "stdio" };
+      const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
+      try {
+        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started));
+      } catch (err) {
+        logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
+      }
+    };
     const readOnlyCaller = extra.authInfo?.scopes.includes("read-only") ?? false;
     if (readOnlyCaller && !isReadOnly(def)) {
-      throw new McpError(ErrorCode.InvalidParams, `Tool ${name} is not available to this token: it is read-only (no shell, no writes). Ask the operator for a full token.`);
+      const message = `Tool ${name} is not available to this token: it is read-only (no shell, no writes). Ask the operator for a full token.`;
+      record(args && typeof args === "object" ? (args as Record<string, unknown>) : {}, { ok: false, error: message, denied: true });
+      throw new McpError(ErrorCode.InvalidParams, message);
     }
     const parsed = def.input.safeParse(args ?? {});
     if (!parsed.success) {
       throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
     }
-    const audited = opts.audit && !isReadOnly(def);
-    const started = performance.now();
-    const record = (outcome: ToolOutcome<unknown>, denied = false) => {
-      if (!audited) return;
-      const who = { client: String(extra.authInfo?.extra?.client ?? "stdio"), token: extra.authInfo?.clientId ?? "stdio" };
-      const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
-      try {
-        opts.audit!.write(auditEntry(name, parsed.data as Record<string, unknown>, result, who, performance.now() - started));
-      } catch (err) {
-        logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
-      }
-    };
-    if (opts.policy) {
-      const refused = checkToolPaths(opts.policy, name, parsed.data as Record<string, unknown>);
-      if (refused) {
-        const outcome = { ok: false as const, error: refused };
-        record(outcome, true);
-        return toCallToolResult(outcome);
-      }
-    }
     const progressToken = request.params._meta?.progressToken;
     const ctx: ToolContext = {
       ...opts.context,
       allowPath,
+      ...(policy ? { policy } : {}),
       progressWanted: progressToken !== undefined,
       signal: extra.signal,
       progress:
@@ -138,7 +134,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
       logEvent(`error: tool ${name} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       outcome = { ok: false, error: `internal error in ${name}: ${err instanceof Error ? err.message : String(err)} (a bug in lmcp; please report it)` };
     }
-    record(outcome);
+    record(parsed.data as Record<string, unknown>, outcome);
     return toCallToolResult(outcome);
   });
   return server;

@@ -2,9 +2,11 @@
 // old or the new bytes: write a temp file beside it, fsync, rename over. A
 // journal of pending temp files lets the next start remove what a kill -9 left.
 import { randomBytes } from "../crypto.ts";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
-import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
+import { open, rename, rm, type FileHandle } from "node:fs/promises";
+import { basename, isAbsolute, join, resolve } from "node:path";
+import { Refused, closeWriteTarget, entryPath, resolveWrite } from "../policy/open.ts";
+import { type FilePolicy, permissivePolicy } from "../policy/rules.ts";
 
 export interface AtomicWriteOptions {
   /** Permission bits for the file; default: the existing file's, else 0o644. */
@@ -16,6 +18,8 @@ export interface AtomicWriteOptions {
    * without it a crash mid-write can leave a temp file behind.
    */
   journalDir?: string;
+  /** What may be written (secrets, allowed_paths, protected files); default: anything the user may. */
+  policy?: FilePolicy;
   /** Test seam: runs once the temp file is complete, just before the rename. */
   beforeRename?: (tempPath: string) => void | Promise<void>;
 }
@@ -28,47 +32,18 @@ export interface AtomicWriteResult {
 }
 
 /** A refusal whose message already tells the agent what to do instead. */
-export class WriteRefused extends Error {
+export class WriteRefused extends Refused {
   override name = "WriteRefused";
-}
-
-const MAX_LINK_HOPS = 40;
-
-/** Follows symlinks in the last component, so writing through a link replaces its target and the link stays a link. */
-function resolveWriteTarget(path: string): { target: string; stats?: Stats } {
-  let p = path;
-  for (let hops = 0; hops < MAX_LINK_HOPS; hops++) {
-    let st: Stats;
-    try {
-      st = lstatSync(p);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { target: p };
-      throw err;
-    }
-    if (!st.isSymbolicLink()) return { target: p, stats: st };
-    p = resolve(dirname(p), readlinkSync(p));
+  constructor(message: string) {
+    super(message, false);
   }
-  throw Object.assign(new Error(`${path}: too many levels of symbolic links`), { code: "ELOOP", path });
 }
 
-async function ensureParent(dir: string, createDirs: boolean): Promise<void> {
-  let st: Stats | undefined;
-  try {
-    st = statSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  if (st?.isDirectory()) return;
-  if (st) throw new WriteRefused(`${dir} is not a directory, so no file can be created inside it`);
-  if (!createDirs) throw new WriteRefused(`parent directory ${dir} does not exist; pass create_dirs: true to create it`);
-  await mkdir(dir, { recursive: true });
-}
-
-function tempName(target: string, id: string): string {
-  let base = basename(target);
+function tempName(name: string, id: string): string {
+  let base = name;
   // Keep the temp name under NAME_MAX (255 bytes) even for very long names.
   if (Buffer.byteLength(base) > 180) base = base.slice(0, 40);
-  return join(dirname(target), `.${base}.lmcp-tmp-${id}`);
+  return `.${base}.lmcp-tmp-${id}`;
 }
 
 /** The only names `cleanStaleTemps` will ever delete: what `tempName` makes. */
@@ -182,38 +157,51 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `path` atomically. Throws on failure (WriteRefused, or the filesystem's error) and leaves no temp file behind. */
+/**
+ * Writes `data` to `path` atomically. Throws on failure (Refused, or the filesystem's error) and
+ * leaves no temp file behind. The temp file is created and renamed inside the directory the
+ * policy approved, through its open fd, so a link swapped in mid-call cannot redirect the write.
+ */
 export async function atomicWrite(path: string, data: Uint8Array, opts: AtomicWriteOptions): Promise<AtomicWriteResult> {
-  const { target, stats: old } = resolveWriteTarget(path);
-  if (old?.isDirectory()) throw new WriteRefused(`${path} is a directory; give the path of a file (list_dir shows what is inside it)`);
-  if (old && !old.isFile()) {
-    throw new WriteRefused(`${path} is not a regular file (a device, FIFO or socket); lmcp only replaces regular files, use shell for this one`);
-  }
-  const dir = dirname(target);
-  if (!old) await ensureParent(dir, opts.createDirs);
-  const mode = opts.mode ?? (old ? old.mode & 0o7777 : 0o644);
-
-  const id = randomBytes(6).toString("hex");
-  const tmp = tempName(target, id);
-  const record = opts.journalDir === undefined ? undefined : recordPending(opts.journalDir, id, tmp);
-  let fh: FileHandle | undefined;
+  let t;
   try {
-    fh = await open(tmp, "wx", 0o600);
-    await fh.writeFile(data);
-    if (old) await keepOwner(fh, old);
-    await fh.chmod(mode); // after chown, which clears setuid/setgid bits
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await opts.beforeRename?.(tmp);
-    await rename(tmp, target);
+    t = resolveWrite(opts.policy ?? permissivePolicy, path, opts.createDirs);
   } catch (err) {
-    await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
-    forgetPending(record);
+    if (err instanceof Refused && "missingParent" in err) throw new WriteRefused(`${err.message}; pass create_dirs: true to create it`);
     throw err;
   }
-  forgetPending(record);
-  await syncDir(dir);
-  return { path: target, bytes: data.byteLength, created: !old };
+  try {
+    const old = t.existing;
+    if (old?.isDirectory()) throw new WriteRefused(`${path} is a directory; give the path of a file (list_dir shows what is inside it)`);
+    if (old && !old.isFile()) {
+      throw new WriteRefused(`${path} is not a regular file (a device, FIFO or socket); lmcp only replaces regular files, use shell for this one`);
+    }
+    const mode = opts.mode ?? (old ? old.mode & 0o7777 : 0o644);
+    const id = randomBytes(6).toString("hex");
+    const tmp = tempName(t.name, id);
+    const tmpAt = entryPath(t, tmp);
+    const record = opts.journalDir === undefined ? undefined : recordPending(opts.journalDir, id, join(t.dirReal, tmp));
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(tmpAt, "wx", 0o600);
+      await fh.writeFile(data);
+      if (old) await keepOwner(fh, old);
+      await fh.chmod(mode); // after chown, which clears setuid/setgid bits
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      await opts.beforeRename?.(join(t.dirReal, tmp));
+      await rename(tmpAt, entryPath(t, t.name));
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await rm(tmpAt, { force: true }).catch(() => undefined);
+      forgetPending(record);
+      throw err;
+    }
+    forgetPending(record);
+    await syncDir(entryPath(t, ""));
+    return { path: t.real, bytes: data.byteLength, created: !old };
+  } finally {
+    closeWriteTarget(t);
+  }
 }

@@ -1,14 +1,19 @@
 // edit_file: replaces an exact piece of text in a file (Claude Code's Edit
 // semantics), written atomically like write_file.
 import { isUtf8 } from "node:buffer";
-import { statSync, type Stats } from "node:fs";
+import { closeSync, type Stats } from "node:fs";
 import { z } from "zod";
 import { sha256Hex } from "../crypto.ts";
+import { openChecked } from "../policy/open.ts";
+import { type FilePolicy, permissivePolicy } from "../policy/rules.ts";
 import { atomicWrite, pendingWritesDir } from "./atomic_write.ts";
 import { notFoundMessage } from "./edit_match.ts";
-import { describePathError, resolveUserPath } from "./paths.ts";
-import { readFileCapped } from "./read_capped.ts";
+import { pathFailure, resolveUserPath } from "./paths.ts";
+import { readFdCapped } from "./read_capped.ts";
 import { defineTool, fail, ok } from "./tool.ts";
+
+/** Files above this are refused: an edit holds the old and new text (as bytes and as a string) at once. */
+export const MAX_EDIT_BYTES = 16 * 1024 * 1024;
 
 const input = z.object({
   path: z.string().min(1).describe("File to edit: absolute, or relative to the home directory of the user lmcp runs as; ~ expands to that home."),
@@ -95,19 +100,33 @@ function changedSince(path: string, current: Uint8Array, expected: string | unde
   return `${path} changed since you read it (sha256 is ${actual}, expected ${expected.toLowerCase()}); read it again and redo the edit on its current content`;
 }
 
-/** A file's bytes; one that reads past its stated size by 8 MiB (a pseudo-file like /proc/self/pagemap never ends) is refused. */
-function readForEdit(path: string, st: Stats): Buffer {
-  const buf = readFileCapped(path, st.size + 8 * 1024 * 1024);
-  if (!buf) throw new Error(`${path} gives far more bytes than its stated size of ${st.size} (a /proc or /sys pseudo-file?); edit_file only edits regular text files`);
-  return buf;
+const tooBig = (path: string, size: number) =>
+  `${path} is ${size} bytes, above edit_file's limit of ${MAX_EDIT_BYTES} bytes (16 MiB); edit it with shell (sed, a script) or replace it with write_file`;
+
+/** Why edit_file will not touch the file it stat'ed, before anything is opened. */
+function kindProblem(path: string, st: Stats): string | undefined {
+  if (st.isDirectory()) return `${path} is a directory; give the path of a file (list_dir shows what is inside it)`;
+  if (!st.isFile()) return `${path} is not a regular file; edit_file only edits regular text files`;
+  if (st.size > MAX_EDIT_BYTES) return tooBig(path, st.size);
+  return undefined;
 }
 
-function statOrUndefined(path: string): Stats | undefined {
+/** The file's stat and bytes as the policy allows them to be read for a rewrite; undefined when it does not exist. */
+function readForEdit(policy: FilePolicy, path: string): { st: Stats; buf: Buffer } | undefined {
+  let opened;
   try {
-    return statSync(path);
+    opened = openChecked(policy, path, "file", (st) => kindProblem(path, st), "write");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
+  }
+  try {
+    // Capped: a pseudo-file (/proc/self/pagemap) may say 0 bytes and never end.
+    const buf = readFdCapped(opened.fd, opened.st.size, MAX_EDIT_BYTES);
+    if (!buf) throw new Error(tooBig(path, Math.max(opened.st.size, MAX_EDIT_BYTES + 1)));
+    return { st: opened.st, buf };
+  } finally {
+    closeSync(opened.fd);
   }
 }
 
@@ -127,21 +146,21 @@ export const editFile = defineTool({
     const journalDir = pendingWritesDir(ctx.stateDir);
     const { old_string: oldS, new_string: newS } = args;
     if (oldS === newS) return fail("old_string and new_string are identical, so there is nothing to change; give the new text in new_string");
+    const policy = ctx.policy ?? permissivePolicy;
     try {
-      const st = statOrUndefined(path);
-      if (st?.isDirectory()) return fail(`${path} is a directory; give the path of a file (list_dir shows what is inside it)`);
-      if (st && !st.isFile()) return fail(`${path} is not a regular file; edit_file only edits regular text files`);
+      const current = readForEdit(policy, path);
+      const st = current?.st;
 
       if (oldS === "") {
         if (args.expected_sha256 !== undefined) {
           if (!st) return fail(`${path} does not exist, but expected_sha256 was given; check the path, or leave expected_sha256 out to create the file`);
-          const changed = changedSince(path, readForEdit(path, st), args.expected_sha256);
+          const changed = changedSince(path, current!.buf, args.expected_sha256);
           if (changed) return fail(changed);
         }
         if (st && st.size > 0) {
           return fail(`${path} already exists and is not empty; an empty old_string only creates a new file. Give the exact text to replace, or use write_file to replace the whole file`);
         }
-        const r = await atomicWrite(path, Buffer.from(newS, "utf8"), { createDirs: true, journalDir });
+        const r = await atomicWrite(path, Buffer.from(newS, "utf8"), { createDirs: true, journalDir, policy });
         const sha256 = sha256Hex(newS);
         return ok(
           { path, replacements: 1, bytes_written: r.bytes, created: r.created, sha256 },
@@ -150,7 +169,7 @@ export const editFile = defineTool({
       }
       if (!st) return fail(`${path} does not exist; check the path, or create the file with write_file (or edit_file with an empty old_string)`);
 
-      const buf = readForEdit(path, st);
+      const buf = current!.buf;
       const changed = changedSince(path, buf, args.expected_sha256);
       if (changed) return fail(changed);
       if (!isUtf8(buf)) return fail(`${path} is not valid UTF-8 text, so edit_file cannot edit it safely; use write_file with encoding base64 to replace it`);
@@ -168,7 +187,7 @@ export const editFile = defineTool({
           `old_string occurs ${plan.count} times in ${path}; add surrounding lines to old_string so it matches exactly one place, or set replace_all: true to replace all ${plan.count}`,
         );
       }
-      const r = await atomicWrite(path, Buffer.from(plan.text, "utf8"), { createDirs: false, journalDir });
+      const r = await atomicWrite(path, Buffer.from(plan.text, "utf8"), { createDirs: false, journalDir, policy });
       const what = plan.replacements === 1 ? "1 occurrence" : `${plan.replacements} occurrences`;
       const crlf = plan.crlf ? " (matched with CRLF line endings)" : "";
       const sha256 = sha256Hex(plan.text);
@@ -177,7 +196,7 @@ export const editFile = defineTool({
         `replaced ${what} in ${path}, first at line ${lineOf(plan.text, plan.firstIndex)}${crlf}; ${r.bytes} bytes written; sha256 ${sha256}`,
       );
     } catch (err) {
-      return fail(`cannot edit: ${describePathError(err)}`);
+      return pathFailure("cannot edit", err);
     }
   },
 });

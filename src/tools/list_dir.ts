@@ -1,9 +1,11 @@
 // list_dir: a directory's entries with type, size, time and mode, like
 // `LC_ALL=C ls -la` but as data; symlinks are shown as links, with targets.
-import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
+import { closeSync, lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { describePathError, resolveUserPath } from "./paths.ts";
+import { dirEntryBase, openChecked } from "../policy/open.ts";
+import { permissivePolicy } from "../policy/rules.ts";
+import { pathFailure, resolveUserPath } from "./paths.ts";
 import { defineTool, fail, ok, type ToolOutcome } from "./tool.ts";
 
 const input = z.object({
@@ -114,12 +116,15 @@ export const listDir = defineTool({
   input,
   output,
   annotations: { title: "List directory", readOnlyHint: true, openWorldHint: false },
-  async run(args) {
+  async run(args, ctx) {
     const path = resolveUserPath(args.path);
+    let fd: number | undefined;
     try {
-      const st = statSync(path);
-      if (!st.isDirectory()) return fail(notADirProblem(path, st.isFile()));
-      const allNames = readdirSync(path);
+      const opened = openChecked(ctx.policy ?? permissivePolicy, path, "dir", (st) => (st.isDirectory() ? undefined : notADirProblem(path, st.isFile())));
+      fd = opened.fd;
+      // Entries are read through the fd the policy approved, so a directory swapped in mid-call is never listed.
+      const at = dirEntryBase(fd, opened.real ?? path);
+      const allNames = readdirSync(at);
       const names = args.all ? allNames : allNames.filter((n) => !n.startsWith("."));
       const hidden = allNames.length - names.length;
       names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -128,7 +133,7 @@ export const listDir = defineTool({
       const lines: string[] = [];
       for (const name of names) {
         if (entries.length >= args.max_entries) break;
-        const d = describeEntry(path, name);
+        const d = describeEntry(at, name);
         if (!d) {
           total--;
           continue;
@@ -138,7 +143,9 @@ export const listDir = defineTool({
       }
       return listingReply(path, entries, lines, total, hidden);
     } catch (err) {
-      return fail(`cannot list: ${describePathError(err)}`);
+      return pathFailure("cannot list", err);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
   },
 });

@@ -2,7 +2,8 @@
 // mean the home directory of the user lmcp runs as, whatever its cwd is.
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { describeError } from "./tool.ts";
+import { Refused } from "../policy/open.ts";
+import { deny, describeError, fail, type ToolOutcome } from "./tool.ts";
 
 /** `~` and `~/x` expand to home; relative paths resolve against home; the result is normalized and absolute. */
 export function resolveUserPath(p: string): string {
@@ -19,4 +20,10 @@ export function describePathError(err: unknown): string {
   if (code === "ENOENT") return `${msg}; check the path (list_dir shows a directory, search_files finds files by name)`;
   if (code === "ENOTDIR") return `${msg}; check the path (list_dir shows a directory)`;
   return msg;
+}
+
+/** The failure for an error from opening or writing a path: a policy refusal as is (denied), else `what: why`. */
+export function pathFailure(what: string, err: unknown): ToolOutcome<never> {
+  if (err instanceof Refused) return err.denied ? deny(err.message) : fail(err.message);
+  return fail(`${what}: ${describePathError(err)}`);
 }

@@ -1,10 +1,11 @@
 // read_file: a page of a text file's lines (or of any file's bytes, as base64),
 // capped so one reply stays inside an agent's context budget.
 import { isUtf8 } from "node:buffer";
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, read, readSync, type Stats } from "node:fs";
 import { z } from "zod";
-import { describePathError, resolveUserPath } from "./paths.ts";
+import { openChecked } from "../policy/open.ts";
+import { permissivePolicy } from "../policy/rules.ts";
+import { pathFailure, resolveUserPath } from "./paths.ts";
 import { readFdCapped } from "./read_capped.ts";
 import { defineTool, fail, ok, type ToolOutcome } from "./tool.ts";
 
@@ -112,9 +113,12 @@ function selectInMemory(buf: Buffer, offset: number, maxLines: number): Selectio
 }
 
 /** The same scan over a large file in chunks, keeping at most cap+1 selected bytes in memory. */
-async function selectStreaming(path: string, offset: number, maxLines: number, cap: number, signal: AbortSignal): Promise<Selection & { binary: boolean }> {
-  const fh = await open(path, "r");
-  try {
+function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+async function selectStreaming(fd: number, offset: number, maxLines: number, cap: number, signal: AbortSignal): Promise<Selection & { binary: boolean }> {
+  {
     const chunk = Buffer.allocUnsafe(STREAM_CHUNK);
     const kept: Buffer[] = [];
     let keptBytes = 0;
@@ -126,7 +130,7 @@ async function selectStreaming(path: string, offset: number, maxLines: number, c
     let lastByte = -1;
     for (;;) {
       if (signal.aborted) throw new Error("cancelled");
-      const { bytesRead } = await fh.read(chunk, 0, STREAM_CHUNK, base);
+      const bytesRead = await readAt(fd, chunk, base);
       if (bytesRead === 0) break;
       const b = chunk.subarray(0, bytesRead);
       if (base === 0 && headLooksBinary(b.subarray(0, SNIFF_BYTES))) {
@@ -162,8 +166,6 @@ async function selectStreaming(path: string, offset: number, maxLines: number, c
     }
     const totalLines = base === 0 ? 0 : lastByte === NL ? lineNo - 1 : lineNo;
     return { sel: Buffer.concat(kept), selStart: Math.max(selStart, 0), found: selStart >= 0, totalLines, binary: false };
-  } finally {
-    await fh.close();
   }
 }
 
@@ -214,12 +216,11 @@ export function base64Fitting(cap: number): number {
   return Math.max(3, Math.floor(cap / 4) * 3);
 }
 
-function readBase64(path: string, st: Stats, offset: number, limit: number | undefined, cap: number): Outcome {
+function readBase64(fd: number, path: string, st: Stats, offset: number, limit: number | undefined, cap: number): Outcome {
   const want = Math.max(0, Math.min(limit ?? base64Fitting(cap), base64Fitting(cap), st.size - offset));
-  const fd = openSync(path, "r");
   let bytes: Buffer;
   let head: Buffer;
-  try {
+  {
     bytes = Buffer.allocUnsafe(want);
     let got = 0;
     while (got < want) {
@@ -234,8 +235,6 @@ function readBase64(path: string, st: Stats, offset: number, limit: number | und
       head = Buffer.allocUnsafe(SNIFF_BYTES);
       head = head.subarray(0, readSync(fd, head, 0, SNIFF_BYTES, 0));
     }
-  } finally {
-    closeSync(fd);
   }
   return base64Reply(path, st.size, offset, bytes, head);
 }
@@ -309,18 +308,16 @@ export const readFile = defineTool({
     const cap = ctx.limits.maxReadBytes;
     let fd: number | undefined;
     try {
-      // One open and fstat, not stat then open (the common small file costs three syscalls). O_NONBLOCK so
-      // opening a FIFO cannot block the server before fstat shows it is not a regular file.
-      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-      const st = fstatSync(fd);
-      const problem = statProblem(path, st);
-      if (problem) return fail(problem);
-      if (args.encoding === "base64") return readBase64(path, st, args.offset ?? 0, args.limit, cap);
+      // Only a regular file is ever opened (no FIFO or device side effect), and the policy decides on the file opened.
+      const opened = openChecked(ctx.policy ?? permissivePolicy, path, "file", (st) => statProblem(path, st));
+      fd = opened.fd;
+      const st = opened.st;
+      if (args.encoding === "base64") return readBase64(fd, path, st, args.offset ?? 0, args.limit, cap);
 
       if (st.size > STREAM_ABOVE) {
         const offset = Math.max(1, args.offset ?? 1);
         const maxLines = args.limit ?? DEFAULT_LINES;
-        const s = await selectStreaming(path, offset, maxLines, cap, ctx.signal);
+        const s = await selectStreaming(fd, offset, maxLines, cap, ctx.signal);
         return s.binary ? binaryReply(path, st.size) : textReply(path, st.size, s, offset, maxLines, cap);
       }
       // The size read, not st.size: files in /proc report 0 yet have content; capped, as some never end (/proc/self/pagemap).
@@ -329,7 +326,7 @@ export const readFile = defineTool({
       return textReadReply(path, buf, args, cap);
     } catch (err) {
       if (ctx.signal.aborted) return fail("cancelled");
-      return fail(`cannot read: ${describePathError(err)}`);
+      return pathFailure("cannot read", err);
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -8,7 +8,9 @@ import { JOB_WRAPPER_SCRIPT, jobPaths, newJobId, writeJobRecord } from "./jobs.t
 import { commandShell, terminateGroup } from "./process_group.ts";
 import { commandEnv, resolveCwd, shell } from "./shell.ts";
 import { ensurePrivateDir } from "./spool.ts";
-import { defineTool, describeError, fail, ok } from "./tool.ts";
+import { Refused, closeWriteTarget, openAppend, resolveWrite } from "../policy/open.ts";
+import { permissivePolicy } from "../policy/rules.ts";
+import { defineTool, deny, describeError, fail, ok } from "./tool.ts";
 
 const input = z.object({
   command: shell.input.shape.command,
@@ -57,11 +59,23 @@ export const shellBg = defineTool({
     } catch (err) {
       return fail(`cannot create the job directory: ${describeError(err)}`);
     }
-    const logPath = args.log_path === undefined ? paths.log : resolveLogPath(args.log_path, cwd.path);
+    // Resolved once, and the policy's check and the open use that same directory fd and name.
+    let logPath = paths.log;
     let logFd: number;
     try {
-      logFd = openSync(logPath, "a", 0o600);
+      if (args.log_path === undefined) logFd = openSync(logPath, "a", 0o600);
+      else {
+        const target = resolveWrite(ctx.policy ?? permissivePolicy, resolveLogPath(args.log_path, cwd.path), false);
+        try {
+          if (target.existing && !target.existing.isFile()) return fail(`log_path ${target.real} is not a regular file; pass a file path or leave log_path out`);
+          logFd = openAppend(target);
+          logPath = target.real;
+        } finally {
+          closeWriteTarget(target);
+        }
+      }
     } catch (err) {
+      if (err instanceof Refused) return err.denied ? deny(`log_path: ${err.message}`) : fail(`cannot open log_path: ${err.message}; pass a writable file path or leave log_path out`);
       return fail(`cannot open log_path: ${describeError(err)}; pass a writable file path or leave log_path out`);
     }
 

@@ -1,6 +1,7 @@
 // What a tool is: its schemas, annotations and handler, kept together so the
 // server, the hub's remote_* tools and the docs all derive from one object.
 import type { z } from "zod";
+import type { FilePolicy } from "../policy/rules.ts";
 
 /** MCP tool annotations (hints for clients; see the MCP spec's ToolAnnotations). */
 export interface ToolAnnotations {
@@ -37,15 +38,19 @@ export interface ToolContext {
    * a tool's path arguments itself; tools that follow symlinks on their own (search_files) ask this too.
    */
   allowPath?: (path: string) => boolean;
+  /** What the file tools may read and write (src/policy); the server always sets it, unit tests may not. */
+  policy?: FilePolicy;
 }
 
 /** A handler's answer: data for structuredContent plus readable text, or a failure the agent can act on. */
 export type ToolOutcome<O> =
   | { ok: true; data: O; text: string }
-  | { ok: false; error: string };
+  | { ok: false; error: string; denied?: boolean };
 
 export const ok = <O>(data: O, text: string): ToolOutcome<O> => ({ ok: true, data, text });
 export const fail = (error: string): ToolOutcome<never> => ({ ok: false, error });
+/** A refusal by policy (secrets, allowed_paths, protected files): audited as denied. */
+export const deny = (error: string): ToolOutcome<never> => ({ ok: false, error, denied: true });
 
 export interface ToolDef<In extends z.ZodObject = z.ZodObject, Out extends z.ZodObject = z.ZodObject> {
   name: string;

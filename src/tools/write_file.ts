@@ -2,7 +2,7 @@
 // file's mode and owner, and writing through a symlink to its target.
 import { z } from "zod";
 import { atomicWrite, pendingWritesDir } from "./atomic_write.ts";
-import { describePathError, resolveUserPath } from "./paths.ts";
+import { pathFailure, resolveUserPath } from "./paths.ts";
 import { defineTool, fail, ok } from "./tool.ts";
 
 const input = z.object({
@@ -56,14 +56,14 @@ export const writeFile = defineTool({
     if ("error" in data) return fail(data.error);
     const mode = args.mode === undefined ? undefined : Number.parseInt(args.mode, 8);
     try {
-      const r = await atomicWrite(path, data, { createDirs: args.create_dirs, journalDir: pendingWritesDir(ctx.stateDir), ...(mode !== undefined ? { mode } : {}) });
+      const r = await atomicWrite(path, data, { createDirs: args.create_dirs, journalDir: pendingWritesDir(ctx.stateDir), ...(ctx.policy ? { policy: ctx.policy } : {}), ...(mode !== undefined ? { mode } : {}) });
       const via = r.path !== path ? ` (through the symlink, to ${r.path})` : "";
       return ok(
         { path, bytes_written: r.bytes, created: r.created },
         `${r.created ? "created" : "wrote"} ${path}: ${r.bytes} bytes${via}`,
       );
     } catch (err) {
-      return fail(`cannot write: ${describePathError(err)}`);
+      return pathFailure("cannot write", err);
     }
   },
 });
