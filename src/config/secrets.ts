@@ -26,6 +26,13 @@ function backendTokenFiles(registry: string): string[] {
   }
 }
 
+/**
+ * What lmcp keeps in its state dir, readable (job logs, spool files) but never written by a tool: a
+ * forged job record would point shell_bg_kill at any pid. Only these, not the whole state dir: the
+ * system service's state dir is also the agent's home.
+ */
+const stateSubdirs = ["jobs", "spool", "pending-writes"];
+
 export interface SecretInputs {
   configFile: string | undefined;
   tokenFile: string | undefined;
@@ -39,6 +46,7 @@ export interface SecretInputs {
 export function secretSources(s: SecretInputs): PolicySources {
   const registries = [join(systemDir, "backends.toml"), join(userConfigDir(), "backends.toml"), ...(process.env.LMCP_HUB_BACKENDS ? [resolve(process.env.LMCP_HUB_BACKENDS)] : []), ...(s.registries ?? [])];
   const files = [...lmcpOwnFiles(), ...registries, ...registries.flatMap(backendTokenFiles)];
-  for (const f of [s.configFile, s.tokenFile, s.auditFile]) if (f) files.push(f);
-  return { allowedPaths: s.allowedPaths, secretDirs: [systemDir, userConfigDir()], secretFiles: files, writeProtectedDirs: [s.stateDir] };
+  // Both roles' default audit logs: the system serve and hub share one state dir.
+  for (const f of [s.configFile, s.tokenFile, s.auditFile, join(s.stateDir, "audit.jsonl"), join(s.stateDir, "hub-audit.jsonl")]) if (f) files.push(f);
+  return { allowedPaths: s.allowedPaths, secretDirs: [systemDir, userConfigDir()], secretFiles: files, writeProtectedDirs: stateSubdirs.map((d) => join(s.stateDir, d)) };
 }
