@@ -1,10 +1,13 @@
 // The audit log: one JSON line per tool call that changes something or runs a
-// command (who, what, where, how it ended), to a file rotated by size, or to
-// stderr (journald under systemd). Never the token, never file contents.
+// command, and per refusal (who, what, where, how it ended), hash-chained, to a
+// file rotated by size, or to stderr (journald under systemd). Never the token,
+// never file contents.
 import { sha256Hex } from "../crypto.ts";
-import { appendFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
-import { dirname } from "node:path";
-import { writeStderr } from "../http/log.ts";
+import { logEvent, writeStderr } from "../http/log.ts";
+import { FileAudit, auditFilePaths } from "./audit_file.ts";
+import { type ChainHead, chainLine, freshChain } from "./audit_line.ts";
+
+export { FileAudit, auditFilePaths };
 
 export interface AuditEntry {
   time: string;
@@ -15,59 +18,54 @@ export interface AuditEntry {
   via?: string;
   path?: string;
   command?: string;
+  cwd?: string;
+  /** shell_bg's log file. */
+  log_path?: string;
   job_id?: string;
   exit_code?: number | null;
   bytes?: number;
   sha256?: string;
+  /** "denied": refused by policy (a read-only token, a path outside allowed_paths or protected), reads included. */
   outcome: "ok" | "error" | "denied";
   error?: string;
   duration_ms: number;
+  /** The W3C trace context of the call, when the client sent one. */
+  traceparent?: string;
 }
 
 export interface AuditSink {
+  /** Never throws: a sink that cannot write says so on stderr, and the call's answer goes out regardless. */
   write(entry: AuditEntry): void;
 }
 
-/** Keeps at most `keep` rotated files (FILE.1 … FILE.keep) besides the live one. */
-export class FileAudit implements AuditSink {
-  private size: number;
-
-  constructor(
-    readonly file: string,
-    private readonly maxBytes = 10 * 1024 * 1024,
-    private readonly keep = 5,
-  ) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    this.size = existsSync(file) ? statSync(file).size : 0;
-  }
-
-  write(entry: AuditEntry): void {
-    const line = `${JSON.stringify(entry)}\n`;
-    if (this.size > 0 && this.size + line.length > this.maxBytes) this.rotate();
-    appendFileSync(this.file, line, { mode: 0o600 });
-    this.size += Buffer.byteLength(line);
-  }
-
-  private rotate(): void {
-    for (let i = this.keep - 1; i >= 1; i--) {
-      if (existsSync(`${this.file}.${i}`)) renameSync(`${this.file}.${i}`, `${this.file}.${i + 1}`);
-    }
-    renameSync(this.file, `${this.file}.1`);
-    this.size = 0;
-  }
-}
-
-/** For journald: systemd stores stderr lines; `audit ` marks them for grep and filters. */
+/**
+ * For journald: systemd stores stderr lines; `audit ` marks them for grep and filters. The chain runs within one
+ * process's life (a restart begins at genesis): `journalctl -u lmcp -o cat | lmcp audit verify -` checks it.
+ */
 export class StderrAudit implements AuditSink {
+  private head: ChainHead = freshChain();
+
   write(entry: AuditEntry): void {
-    writeStderr(`audit ${JSON.stringify(entry)}\n`);
+    const { line, next } = chainLine(entry, this.head);
+    this.head = next;
+    writeStderr(`audit ${line}\n`);
   }
 }
 
-export function openAudit(setting: string | undefined, maxBytes?: number): AuditSink | undefined {
+/**
+ * The sink for a resolved audit_log setting (see resolveCommon): undefined when off, stderr for "stderr" and
+ * "journald", else the file. `note` receives operational messages (a torn tail, a failing disk); stderr by default.
+ */
+export function openAudit(setting: string | undefined, maxBytes?: number, note: (message: string) => void = logEvent): AuditSink | undefined {
   if (!setting || setting === "off") return undefined;
   if (setting === "stderr" || setting === "journald") return new StderrAudit();
-  return new FileAudit(setting, maxBytes);
+  return new FileAudit(setting, maxBytes, undefined, note);
+}
+
+/** The files the file tools must never read or write for this setting: the audit file and its rotations. */
+export function auditFilesOf(setting: string | undefined): string[] {
+  if (!setting || setting === "off" || setting === "stderr" || setting === "journald") return [];
+  return auditFilePaths(setting);
 }
 
 const short = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
@@ -79,12 +77,16 @@ export function auditEntry(
   result: { ok: true; data: Record<string, unknown> } | { ok: false; error: string; denied?: boolean },
   who: { client: string; token: string },
   durationMs: number,
+  trace?: { traceparent?: string },
 ): AuditEntry {
   const e: AuditEntry = { time: new Date().toISOString(), client: who.client, token: who.token, tool, outcome: result.ok ? "ok" : "error", duration_ms: Math.round(durationMs) };
-  if (typeof args.host === "string") e.host = args.host;
+  if (trace?.traceparent) e.traceparent = short(trace.traceparent, 128);
+  if (typeof args.host === "string") e.host = short(args.host, 256);
   if (typeof args.path === "string") e.path = short(args.path, 1024);
   if (typeof args.command === "string") e.command = short(args.command, 4096);
-  if (typeof args.job_id === "string") e.job_id = args.job_id;
+  if (typeof args.cwd === "string") e.cwd = short(args.cwd, 1024);
+  if (typeof args.log_path === "string") e.log_path = short(args.log_path, 1024);
+  if (typeof args.job_id === "string") e.job_id = short(args.job_id, 128);
   if (typeof args.content === "string") {
     const bytes = args.encoding === "base64" ? Buffer.from(args.content, "base64") : Buffer.from(args.content, "utf8");
     e.sha256 = sha256Hex(bytes);

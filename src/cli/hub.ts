@@ -1,6 +1,7 @@
 // `lmcp hub`: one MCP endpoint for the whole fleet.
 import { mkdirSync } from "node:fs";
 import { resolveHubSettings } from "../config/hub.ts";
+import { scrubSecretEnv } from "../config/scrub_env.ts";
 import { commonFlags } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { Hub } from "../hub/hub.ts";
@@ -34,6 +35,10 @@ Flags (each beats its environment variable, which beats the config file):
 Environment: LMCP_HUB_PROBE_TIMEOUT (3 s), LMCP_HUB_PROBE_TTL_UP (30 s),
 LMCP_HUB_PROBE_TTL_DOWN_MIN (60 s), LMCP_HUB_PROBE_TTL_DOWN_MAX (900 s),
 LMCP_HUB_SSH_HARD_TIMEOUT (30 s).
+Audit: one hash-chained JSON line per call that changes something or runs a
+command, and per refusal, in STATE_DIR/hub-audit.jsonl (0600), or journald under
+systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald" or
+"off". \`lmcp audit verify\` checks the chain; \`lmcp audit --help\` has the format.
 Signals: SIGHUP re-reads the token file and the registry (a bad registry keeps
 the old one); SIGTERM/SIGINT finish calls in flight, then exit 0.
 `;
@@ -45,6 +50,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const settings = resolveHubSettings(values);
+  scrubSecretEnv(["LMCP_TOKEN"]); // read into settings; nothing the hub starts may inherit it
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   const hub = new Hub(loadRegistry(settings.backendsFile), settings);
   const mcp = createMcpServer({

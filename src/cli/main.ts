@@ -15,6 +15,7 @@ Commands:
   client-config  print the client set-up (claude mcp add line, mcpServers JSON)
   call TOOL      call one tool on a server, e.g. lmcp call shell '{"command":"uptime"}'
   hosts          print the hub's hosts and their state
+  audit verify   check the audit log's hash chain (lmcp audit --help: its format)
 
 Run \`lmcp COMMAND --help\` for a command's flags; \`lmcp --version\` for the version.
 `;
@@ -30,6 +31,7 @@ const commands: Record<string, () => Promise<Command>> = {
   "client-config": async () => ({ run: (await import("./client_config.ts")).clientConfigCommand }),
   call: async () => ({ run: (await import("./call.ts")).callCommand }),
   hosts: async () => ({ run: (await import("./hosts.ts")).hostsCommand }),
+  audit: async () => ({ run: (await import("./audit.ts")).auditCommand }),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,7 +1,8 @@
 // Settings of `lmcp serve` (and the parts `lmcp hub` shares), merged with the
 // precedence flag > environment > config file > default, each value checked.
 import { hostname as osHostname } from "node:os";
-import { resolve } from "node:path";
+import { fstatSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { ToolLimits } from "../tools/tool.ts";
 import { ConfigError, loadConfigFile } from "./file.ts";
@@ -81,7 +82,10 @@ export interface ServerSettings {
   shutdownGraceS: number;
   stateDir: string;
   auth: AuthSetting;
-  /** "stderr"/"journald", a file path, or undefined (off). */
+  /**
+   * Where audit lines go, resolved: "stderr"/"journald", an absolute file path, or undefined when audit_log = "off".
+   * Unset, it is "journald" when stderr is systemd's journal stream, else STATE_DIR/audit.jsonl (hub: hub-audit.jsonl).
+   */
   auditLog: string | undefined;
   auditMaxBytes: number;
 }
@@ -116,6 +120,30 @@ const env = (name: string): string | undefined => {
   return v === undefined || v === "" ? undefined : v;
 };
 
+/**
+ * True when stderr is the journal: systemd sets JOURNAL_STREAM to its device:inode, and checking it against fd 2
+ * (as systemd.exec(5) advises) ignores a value a shell inherited from a service that runs terminals.
+ */
+function stderrIsJournal(): boolean {
+  const stream = process.env.JOURNAL_STREAM;
+  if (!stream) return false;
+  try {
+    const st = fstatSync(2, { bigint: true });
+    return stream === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+/** The audit destination: on by default (journald under systemd, else a file in the state dir); "off" turns it off. */
+export function resolveAuditLog(role: Role, setting: string | undefined, stateDir: string): string | undefined {
+  if (setting === "off") return undefined;
+  if (setting === "stderr" || setting === "journald") return setting;
+  if (setting) return resolve(setting);
+  if (stderrIsJournal()) return "journald";
+  return join(stateDir, role === "hub" ? "hub-audit.jsonl" : "audit.jsonl");
+}
+
 /** Loads the config file (named, or the default one if present) for a role. */
 export function locateConfig(role: Role, flag: string | undefined): string | undefined {
   const named = pick<string>([flag, "--config"], [env("LMCP_CONFIG"), "LMCP_CONFIG"]);
@@ -144,6 +172,7 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
   else if (tokenFile) auth = { mode: "file", file: resolve(tokenFile[0]), isDefault: false };
   else auth = { mode: "file", file: defaultTokenFile(role), isDefault: true };
 
+  const stateDir = resolve(file.state_dir ?? env("LMCP_STATE_DIR") ?? userStateDir());
   return {
     role,
     configFile,
@@ -155,9 +184,9 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
     allowedHosts: (flags["allow-host"] ?? file.allowed_hosts ?? []).map((h) => h.toLowerCase()),
     maxBodyBytes: file.max_body_bytes ?? 16 * 1024 * 1024,
     shutdownGraceS: file.shutdown_grace_s ?? 10,
-    stateDir: resolve(file.state_dir ?? env("LMCP_STATE_DIR") ?? userStateDir()),
+    stateDir,
     auth,
-    auditLog: env("LMCP_AUDIT_LOG") ?? file.audit_log,
+    auditLog: resolveAuditLog(role, env("LMCP_AUDIT_LOG") ?? file.audit_log, stateDir),
     auditMaxBytes: file.audit_max_bytes ?? 10 * 1024 * 1024,
   };
 }
