@@ -9,7 +9,7 @@ import { openAudit } from "../audit/audit_log.ts";
 import { scrubSecretEnv } from "../config/scrub_env.ts";
 import { secretSources } from "../config/secrets.ts";
 import { createMcpServer } from "../mcp/server.ts";
-import { makeFilePolicy, refreshSecretInodes } from "../policy/rules.ts";
+import { makeFilePolicy, refreshSecrets } from "../policy/rules.ts";
 import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
 import { cleanOldJobs } from "../tools/jobs.ts";
 import { serveTools } from "../tools/registry.ts";
@@ -64,17 +64,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }, 3600_000).unref();
 
   // Policy comes from files the tools cannot read or write: lmcp's config, tokens, registry and audit log.
-  const policy = makeFilePolicy(
+  const sources = () =>
     secretSources({
       configFile: settings.configFile,
       tokenFile: settings.auth.mode === "file" ? settings.auth.file : undefined,
       auditFile: settings.auditLog?.startsWith("/") ? settings.auditLog : undefined,
       stateDir: settings.stateDir,
       allowedPaths: settings.allowedPaths,
-    }),
-  );
-  // A token file minted or rotated since start has a new inode; a hard link to it must be refused too.
-  setInterval(() => refreshSecretInodes(policy), 1000).unref();
+    });
+  const policy = makeFilePolicy(sources());
+  // Token files minted or rotated (new inodes) and registries edited since start are picked up within a second.
+  setInterval(() => refreshSecrets(policy, sources()), 1000).unref();
 
   const mcp = createMcpServer({
     name: settings.name,

@@ -19,7 +19,8 @@ function backendTokenFiles(registry: string): string[] {
     const list = Array.isArray(doc.backend) ? doc.backend : [];
     return list.flatMap((b) => {
       const f = (b as { token_file?: unknown }).token_file;
-      return typeof f === "string" && f !== "" ? [isAbsolute(f) ? f : resolve(dirname(registry), f)] : [];
+      // The hub resolves a relative token_file against its own cwd, unknown here: protect both readings.
+      return typeof f === "string" && f !== "" ? (isAbsolute(f) ? [f] : [resolve(dirname(registry), f), resolve(f)]) : [];
     });
   } catch {
     return []; // the hub reports a broken registry itself

@@ -152,7 +152,13 @@ export function makeFilePolicy(src: PolicySources): FilePolicy {
   };
 }
 
-/** Re-reads which secrets exist (a token file minted or rotated since start gets a new inode). */
-export function refreshSecretInodes(policy: FilePolicy): void {
-  policy.secretInodes = collectSecretInodes(policy.secretFiles, policy.secretDirs);
+/**
+ * Re-reads which secrets exist and where: a token file minted or rotated since start has a new
+ * inode, and a registry edited since start (`lmcp hub add`) may name new backend token files.
+ */
+export function refreshSecrets(policy: FilePolicy, src: PolicySources): void {
+  const next = makeFilePolicy(src);
+  policy.secretFiles = next.secretFiles;
+  policy.secretDirs = next.secretDirs;
+  policy.secretInodes = next.secretInodes;
 }

@@ -83,6 +83,40 @@ describe("case 1: secrets are never read, for any token", () => {
   });
 });
 
+describe("case 1 through the hub: a backend on the hub's own host", () => {
+  test("a read-only hub token cannot read hub-token, backends.toml or a backend token file through remote_read_file", async () => {
+    const cfg = join(home, ".config", "lmcp");
+    const registry = join(cfg, "backends.toml");
+    const before = readFileSync(registry, "utf8");
+    writeFileSync(join(root, "elsewhere", "self.token"), `${FULL}\n`, { mode: 0o600 });
+    writeFileSync(registry, `${before}\n[[backend]]\nname = "self"\nurl = ${JSON.stringify(server.url)}\ntoken_file = ${JSON.stringify(join(root, "elsewhere", "self.token"))}\n`);
+    writeFileSync(join(cfg, "hub-token"), "HUB-TOKEN-SECRET\nhub-reader-token read-only\n", { mode: 0o600 });
+    // The backend picks up the edited registry within a second, as after `lmcp hub add`.
+    await waitFor("the backend to notice the new registry entry", async () => {
+      const r = await callTool(reader, "read_file", { path: join(root, "elsewhere", "self.token") });
+      return r.isError ? true : undefined;
+    });
+    const hub = await startServer({ home, command: "hub", noTokenFile: true, args: ["--backends", registry, "--token-file", join(cfg, "hub-token")] });
+    try {
+      const c = await connect({ url: hub.url, token: "hub-reader-token" });
+      try {
+        for (const path of [join(cfg, "hub-token"), registry, join(root, "elsewhere", "self.token"), join(root, "elsewhere", "backend-b.token")]) {
+          const r = await callTool(c, "remote_read_file", { host: "self", path });
+          expect(r.isError, path).toBe(true);
+          expect(secretsIn(JSON.stringify(r)), path).toEqual([]);
+        }
+        const ok = await callTool(c, "remote_read_file", { host: "self", path: join(root, "outside", "secret.txt") });
+        expect(resultText(ok)).toContain("OUTSIDE-SECRET"); // the backend is up and answering: the refusals above are the policy's
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await hub.stop();
+      writeFileSync(registry, before);
+    }
+  });
+});
+
 describe("case 4: writes through links and to files that do not exist yet", () => {
   test("a dangling symlink never creates its target outside allowed_paths or at a protected path", async () => {
     mkdirSync(join(home, "work"));
