@@ -1,25 +1,35 @@
 // The HTTP boundary shared by serve and hub: exact path, methods, /healthz,
-// DNS-rebinding checks, Bearer auth on headers alone, body cap, depth cap.
+// DNS-rebinding checks, Bearer auth on headers alone, body cap and large-body
+// slots, JSON depth and size caps.
 // Each check is a small function over a Web-standard Request; the first that
 // answers ends the request before any later check (or any body byte) runs.
 import { type BearerAuth, type Caller, anonymous } from "./auth.ts";
-import { jsonTooDeep } from "./json_depth.ts";
+import { LOOPBACK_NAMES, canonicalHost, isLoopback, parseHostHeader } from "./host_names.ts";
+import { type BodySlots, LARGE_BODY_BYTES, LARGE_BODY_SLOTS, LARGE_BODY_WAIT_MS, type Release } from "./body_slots.ts";
+import { jsonShapeProblem } from "./json_depth.ts";
 import type { RequestLog } from "./log.ts";
 
 export const MAX_JSON_DEPTH = 64;
+/** Far above any real call (a batch of 100 calls holds a few thousand values), far below what costs memory. */
+export const MAX_JSON_VALUES = 100_000;
 
 export interface BoundaryOptions {
   /** null when auth was turned off with --no-auth. */
   auth: BearerAuth | null;
   allowedOrigins: ReadonlySet<string>;
   /** Host header check; null when no check applies (not on loopback, no allowed_hosts). */
-  hostAllowed: ((host: string) => boolean) | null;
+  hostCheck: HostCheck | null;
   maxBodyBytes: number;
+  /** Slots for bodies over LARGE_BODY_BYTES. */
+  largeBodies: BodySlots;
 }
 
 /** A request that passed every check: its body text and the caller's identity (token index, -1 without auth). */
 export interface Admitted {
+  /** The body; the endpoint empties it once parsed, so a long call does not keep the text alive. */
   body: string;
+  /** Gives back the large-body slot (if any); run once the request is answered. */
+  release: Release;
   identity: number;
   /** What the token may do and how logs name it. */
   caller: Caller;
@@ -42,22 +52,31 @@ function pathOf(url: string): string {
   return start < 0 ? "/" : url.slice(start);
 }
 
-/** Names the Host header may carry on a loopback listener, besides allowed_hosts and the bound address. */
-const loopbackNames = new Set(["localhost", "127.0.0.1", "[::1]"]);
+/** The Host check of one listener: which Host values it accepts, and how a refusal names them. */
+export interface HostCheck {
+  allows(host: string): boolean;
+  /** The accepted names, for the 403 message. */
+  expected: string;
+}
 
-/** Builds the Host check: loopback listeners accept loopback names only (plus allowed_hosts). */
-export function hostCheck(listenHost: string, allowedHosts: string[]): ((host: string) => boolean) | null {
-  const onLoopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(listenHost);
+/**
+ * Builds the Host check from the address the listener really bound (so `127.1`, `[::ffff:127.0.0.1]` and a host
+ * name that resolves to loopback all count as loopback): loopback names only there, plus allowed_hosts anywhere.
+ */
+export function hostCheck(boundAddress: string, allowedHosts: string[]): HostCheck | null {
+  const bound = canonicalHost(boundAddress);
+  const onLoopback = bound !== null && isLoopback(bound);
   if (!onLoopback && allowedHosts.length === 0) return null;
-  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase()));
-  if (onLoopback) {
-    for (const n of loopbackNames) allowed.add(n);
-    allowed.add(listenHost.includes(":") ? `[${listenHost.toLowerCase()}]` : listenHost.toLowerCase());
-  }
-  return (host) => {
-    const h = host.toLowerCase();
-    const name = h.startsWith("[") ? h.slice(0, h.indexOf("]") + 1) : h.replace(/:\d*$/, "");
-    return allowed.has(name);
+  const allowed = new Set<string>();
+  for (const h of allowedHosts) allowed.add(canonicalHost(h) ?? h.toLowerCase());
+  if (onLoopback) for (const n of [...LOOPBACK_NAMES, bound]) allowed.add(n);
+  const expected = [...allowed].join(", ");
+  return {
+    allows(value) {
+      const parsed = parseHostHeader(value);
+      return parsed !== null && allowed.has(parsed.host);
+    },
+    expected,
   };
 }
 
@@ -85,11 +104,16 @@ export function checkRebinding(req: Request, opts: BoundaryOptions, log: Request
     log.outcome = "forbidden_origin";
     return text(403, `forbidden: Origin ${JSON.stringify(origin)} is not allowed; add it with --allow-origin or allowed_origins`);
   }
-  if (opts.hostAllowed) {
+  if (opts.hostCheck) {
     const host = req.headers.get("host");
-    if (host === null || !opts.hostAllowed(host)) {
+    if (host === null || !opts.hostCheck.allows(host)) {
       log.outcome = "forbidden_host";
-      return text(403, `forbidden: Host ${JSON.stringify(host ?? "")} is not allowed here; add it with --allow-host or allowed_hosts`);
+      const what = host === null || parseHostHeader(host) === null ? "is not a valid host[:port]" : "is not a name of this server";
+      return text(
+        403,
+        `forbidden: Host ${JSON.stringify(host ?? "")} ${what}; this listener answers to ${opts.hostCheck.expected} (any port); ` +
+          "add another name with --allow-host or allowed_hosts",
+      );
     }
   }
   return undefined;
@@ -120,12 +144,30 @@ export function checkAuth(req: Request, opts: BoundaryOptions, log: RequestLog):
   });
 }
 
-/** Reads the body up to the cap: Content-Length is checked first, then a streaming count covers chunked bodies. */
-export async function readCapped(req: Request, max: number, log: RequestLog): Promise<string | Response> {
+/** A 503 for a large body that found no free slot: what happened and what to do. */
+function busy(log: RequestLog): Response {
+  log.outcome = "busy_large_body";
+  return text(
+    503,
+    `busy: ${LARGE_BODY_SLOTS} request bodies over ${LARGE_BODY_BYTES} bytes are already being handled; ` +
+      "retry after a moment, or send smaller requests (e.g. write a large file in parts)",
+    { "retry-after": "2", connection: "close" },
+  );
+}
+
+/**
+ * Reads the body once, up to the cap: Content-Length is checked first, then a streaming count covers chunked
+ * bodies. `req.text()` turns Bun's own buffer into the string (measured: `req.bytes()` and decoding cost a copy
+ * more). A body over LARGE_BODY_BYTES takes a slot first (before it is read, when its length is known)
+ * and keeps it until `release` runs, which the caller does once the request is answered.
+ */
+export async function readCapped(req: Request, opts: BoundaryOptions, log: RequestLog): Promise<{ text: string; release: Release } | Response> {
+  const max = opts.maxBodyBytes;
   const tooLarge = () => {
     log.outcome = "too_large";
     return text(413, `request body too large: the limit is ${max} bytes (max_body_bytes)`, { connection: "close" });
   };
+  let release: Release = () => {};
   const length = req.headers.get("content-length");
   if (length !== null) {
     if (!/^\d+$/.test(length)) {
@@ -133,23 +175,49 @@ export async function readCapped(req: Request, max: number, log: RequestLog): Pr
       return text(400, "bad request: Content-Length is not a number", { connection: "close" });
     }
     if (Number(length) > max) return tooLarge();
-    return await req.text();
+    if (Number(length) > LARGE_BODY_BYTES) {
+      const slot = await opts.largeBodies.acquire(LARGE_BODY_WAIT_MS);
+      if (!slot) return busy(log);
+      release = slot;
+    }
+    try {
+      return { text: await req.text(), release };
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
-  if (!req.body) return "";
+  if (!req.body) return { text: "", release };
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      return tooLarge();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const before = total;
+      total += value.byteLength;
+      if (total > max) {
+        await reader.cancel().catch(() => {});
+        release();
+        return tooLarge();
+      }
+      if (before <= LARGE_BODY_BYTES && total > LARGE_BODY_BYTES) {
+        // A chunked body of unknown size takes its slot once it grows past the threshold.
+        const slot = await opts.largeBodies.acquire(LARGE_BODY_WAIT_MS);
+        if (!slot) {
+          await reader.cancel().catch(() => {});
+          return busy(log);
+        }
+        release = slot;
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } catch (err) {
+    release();
+    throw err;
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return { text: new TextDecoder().decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)), release };
 }
 
 /** Every check, in order, for a `POST /mcp`; returns the admitted body or the response that refuses it. */
@@ -169,11 +237,19 @@ export async function admit(req: Request, opts: BoundaryOptions, log: RequestLog
     log.outcome = "unsupported_media_type";
     return text(415, "unsupported media type: send Content-Type: application/json", { connection: "close" });
   }
-  const body = await readCapped(req, opts.maxBodyBytes, log);
+  const body = await readCapped(req, opts, log);
   if (body instanceof Response) return body;
-  if (jsonTooDeep(body, MAX_JSON_DEPTH)) {
-    log.outcome = "too_deep";
-    return jsonRpcError(400, -32700, `Parse error: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+  const problem = jsonShapeProblem(body.text, { maxDepth: MAX_JSON_DEPTH, maxValues: MAX_JSON_VALUES });
+  if (problem) {
+    body.release();
+    log.outcome = problem;
+    return jsonRpcError(
+      400,
+      -32700,
+      problem === "too_deep"
+        ? `Parse error: JSON nested deeper than ${MAX_JSON_DEPTH} levels`
+        : `Parse error: the JSON holds more than ${MAX_JSON_VALUES} values; send bulk data as one string (e.g. write_file content), or fewer calls per batch`,
+    );
   }
-  return { body, identity, caller: opts.auth ? opts.auth.caller(identity) : anonymous, corsOrigin };
+  return { body: body.text, release: body.release, identity, caller: opts.auth ? opts.auth.caller(identity) : anonymous, corsOrigin };
 }

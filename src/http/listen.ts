@@ -6,6 +6,8 @@ import { CallTransport } from "../mcp/call_transport.ts";
 import { createEndpoint } from "../mcp/endpoint.ts";
 import { openAuth } from "./auth.ts";
 import { type BoundaryOptions, admit, corsHeaders, hostCheck, route, text } from "./boundary.ts";
+import { BodySlots, LARGE_BODY_SLOTS } from "./body_slots.ts";
+import { canonicalHost, isLoopback, loopbackOrigins } from "./host_names.ts";
 import { type RequestLog, flushLog, logEvent, logRequest } from "./log.ts";
 
 export interface RunningHttp {
@@ -52,16 +54,29 @@ function idleCollector(): { touch(): void } {
   };
 }
 
+/**
+ * The address the socket really bound: `127.1`, `0x7f.1`, `localhost` or a host name in /etc/hosts all end up as
+ * one numeric address, and the Host check must see that one, not the spelling in the config.
+ */
+function boundAddress(server: Bun.Server<undefined>, configured: string): string {
+  // Bun reports it as `server.address` (not in its type declarations yet); the configured name is the fallback.
+  const address = (server as unknown as { address?: { address?: unknown } }).address?.address;
+  return typeof address === "string" && address !== "" ? address : configured;
+}
+
 export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
   const transport = new CallTransport();
   await mcp.connect(transport);
   const handleMcp = createEndpoint(transport);
+  const allowedOrigins = new Set(settings.allowedOrigins.map((o) => o.toLowerCase()));
+  // The Host check and the loopback Origins depend on the address really bound, known once listening (below).
   const boundary: BoundaryOptions = {
     auth: authState.auth,
-    allowedOrigins: new Set(settings.allowedOrigins.map((o) => o.toLowerCase())),
-    hostAllowed: hostCheck(settings.hostname, settings.allowedHosts),
+    allowedOrigins,
+    hostCheck: null,
     maxBodyBytes: settings.maxBodyBytes,
+    largeBodies: new BodySlots(LARGE_BODY_SLOTS),
   };
 
   const idleGc = idleCollector();
@@ -108,7 +123,26 @@ export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promi
     if (admitted instanceof Response) return admitted;
     srv.timeout(req, 0);
     const headers = admitted.corsOrigin ? corsHeaders(admitted.corsOrigin) : {};
-    return handleMcp(admitted, req, log, headers);
+    let res: Response;
+    try {
+      res = await handleMcp(admitted, req, log, headers);
+    } catch (err) {
+      admitted.release();
+      throw err;
+    }
+    // A large body's slot is held until its answer is complete: a streamed one when its stream ends.
+    if (log.settled) log.settled.then(admitted.release);
+    else admitted.release();
+    return res;
+  }
+
+  // Set before this function yields, so no request is ever checked without them.
+  const bound = boundAddress(server, settings.hostname);
+  boundary.hostCheck = hostCheck(bound, settings.allowedHosts);
+  const boundHost = canonicalHost(bound);
+  if (boundHost !== null && isLoopback(boundHost) && server.port !== undefined) {
+    // Pages on this listener's own loopback origin are not a rebinding attack (and the conformance suite sends them).
+    for (const o of loopbackOrigins(boundHost, server.port)) allowedOrigins.add(o);
   }
 
   const scheme = settings.tls ? "https" : "http";

@@ -1,6 +1,7 @@
 // POST /mcp after the boundary admitted it: parse and validate JSON-RPC with the
 // SDK's schemas, hand requests to the shared server, and answer as JSON or, when
 // the client wants progress, as an SSE stream that carries the notifications.
+// Every reply is capped in bytes (batches included) before it is sent.
 import {
   type JSONRPCMessage,
   JSONRPCMessageSchema,
@@ -15,10 +16,13 @@ import {
 import { z } from "zod";
 import { type Admitted, jsonRpcError } from "../http/boundary.ts";
 import type { RequestLog } from "../http/log.ts";
+import { MAX_REPLY_BYTES, ReplyBudget } from "../http/reply_cap.ts";
 import type { CallTransport } from "./call_transport.ts";
 
 const MAX_BATCH = 100;
 const encoder = new TextEncoder();
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** What the log line says about a reply (and, for the hub, which way it went). */
 function outcomeOf(reply: JSONRPCMessage, log: RequestLog): string {
@@ -53,7 +57,10 @@ export function createEndpoint(transport: CallTransport) {
 
     let parsed: unknown;
     try {
-      parsed = JSON.parse(admitted.body);
+      // Parsed once; the text is let go at once, so a long call does not keep it alive.
+      const body = admitted.body;
+      admitted.body = "";
+      parsed = JSON.parse(body);
     } catch (err) {
       log.outcome = "parse_error";
       return jsonRpcError(400, -32700, `Parse error: ${(err as Error).message}`, headers);
@@ -98,9 +105,30 @@ export function createEndpoint(transport: CallTransport) {
 
     if (!batch && wantsStream(accept, first as JSONRPCRequest)) return stream(first as JSONRPCRequest);
 
-    const replies = await Promise.all(requests.map((r) => transport.request(r, admitted.identity, extra, undefined, req.signal)));
-    log.outcome = replies.map((r) => outcomeOf(r, log)).join(",");
-    return new Response(JSON.stringify(batch ? replies : replies[0]), {
+    const budget = new ReplyBudget(MAX_REPLY_BYTES);
+    const outcomes: string[] = [];
+    const parts: Promise<string>[] = [];
+    for (const [i, request] of requests.entries()) {
+      // A batch's calls start one event-loop turn apart, so /healthz and other clients are served between them
+      // (a turn that only chains promises would run every call's synchronous work back to back).
+      if (i > 0) await nextTurn();
+      if (budget.spent) {
+        outcomes[i] = "reply_cap";
+        parts.push(Promise.resolve(budget.notRun(request.id)));
+        continue;
+      }
+      const toolCall = request.method === "tools/call";
+      parts.push(
+        transport.request(request, admitted.identity, extra, undefined, req.signal).then((reply) => {
+          outcomes[i] = outcomeOf(reply, log);
+          // Serialised as soon as it is in, so a batch never holds its results as objects all at once.
+          return budget.fit(reply, toolCall, batch);
+        }),
+      );
+    }
+    const texts = await Promise.all(parts);
+    log.outcome = outcomes.join(",");
+    return new Response(batch ? `[${texts.join(",")}]` : texts[0], {
       status: 200,
       headers: { "content-type": "application/json", ...headers },
     });
@@ -125,8 +153,9 @@ export function createEndpoint(transport: CallTransport) {
           transport.request(request, admitted.identity, extra, onNotification, abort.signal).then((reply) => {
             req.signal.removeEventListener("abort", clientGone);
             log.outcome = outcomeOf(reply, log);
+            const capped = new ReplyBudget(MAX_REPLY_BYTES).fit(reply, request.method === "tools/call", false);
             try {
-              controller.enqueue(sseEvent(reply));
+              controller.enqueue(encoder.encode(`event: message\ndata: ${capped}\n\n`));
               controller.close();
             } catch {
               // already closed by a disconnect

@@ -80,12 +80,21 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
     const decoder = new TextDecoder();
     for await (const chunk of proc.stderr) stderr += decoder.decode(chunk, { stream: true });
   })();
-  const url = await waitFor("the server's start-up line", () => {
-    const m = /listening on (\S+)/.exec(stderr);
-    if (m) return m[1];
-    if (proc.exitCode !== null) throw new Error(`lmcp exited with ${proc.exitCode} before listening:\n${stderr}`);
-    return undefined;
-  });
+  let url: string;
+  try {
+    url = await waitFor("the server's start-up line", () => {
+      const m = /listening on (\S+)/.exec(stderr);
+      if (m) return m[1];
+      if (proc.exitCode !== null) throw new Error(`lmcp exited with ${proc.exitCode} before listening:\n${stderr}`);
+      return undefined;
+    });
+  } catch (err) {
+    // A server that never listened is still this helper's to stop, and its HOME to remove.
+    proc.kill("SIGKILL");
+    await proc.exited;
+    if (!opts.home) rmSync(home, { recursive: true, force: true });
+    throw err;
+  }
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
     if (proc.exitCode === null) proc.kill(signal);
     const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);

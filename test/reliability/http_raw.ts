@@ -9,7 +9,8 @@ export interface ParsedResponse {
   body: Buffer;
 }
 
-export type Parse = { kind: "complete"; response: ParsedResponse } | { kind: "incomplete" } | { kind: "malformed"; why: string };
+/** `end` is where the response ends in the buffer: a pipelined connection's next response starts there. */
+export type Parse = { kind: "complete"; response: ParsedResponse; end: number } | { kind: "incomplete" } | { kind: "malformed"; why: string };
 
 const MAX_HEAD = 64 * 1024;
 const STATUS_LINE = /^HTTP\/1\.1 (\d{3})(?: [\t\x20-\x7e\x80-\xff]*)?$/;
@@ -69,15 +70,15 @@ export function parseResponse(buf: Buffer, opts: { head: boolean; eof: boolean }
       pos = bodyStart;
       continue;
     }
-    const response = (body: Buffer): Parse => ({ kind: "complete", response: { status, headers, body } });
-    if (opts.head || status === 204 || status === 304) return response(Buffer.alloc(0));
+    const response = (body: Buffer, end = bodyStart + body.length): Parse => ({ kind: "complete", response: { status, headers, body }, end });
+    if (opts.head || status === 204 || status === 304) return response(Buffer.alloc(0), bodyStart);
     const te = headers.filter(([k]) => k.toLowerCase() === "transfer-encoding").map(([, v]) => v);
     const cl = headers.filter(([k]) => k.toLowerCase() === "content-length").map(([, v]) => v);
     if (te.length > 0) {
       if (cl.length > 0) return { kind: "malformed", why: "both Transfer-Encoding and Content-Length in a response" };
       if (te.length > 1 || te[0]!.toLowerCase() !== "chunked") return { kind: "malformed", why: `Transfer-Encoding ${te.join(", ")}` };
       const chunked = parseChunked(buf, bodyStart, opts.eof);
-      return "kind" in chunked ? chunked : response(chunked.body);
+      return "kind" in chunked ? chunked : response(chunked.body, chunked.end);
     }
     if (cl.length > 0) {
       if (new Set(cl).size > 1 || !/^\d{1,15}$/.test(cl[0]!)) return { kind: "malformed", why: `Content-Length ${cl.join(", ")}` };
@@ -187,5 +188,45 @@ export function rawExchange(port: number, req: RawRequest, deadlineMs: number): 
       }
       if (req.end && !settled && !sock.destroyed) sock.end();
     });
+  });
+}
+
+/**
+ * Writes `requests` back to back in one write on one connection (HTTP/1.1 pipelining) and collects the responses
+ * in the order they arrive, until there are as many as requests, the server closes, or the deadline passes.
+ */
+export function pipelinedExchange(port: number, requests: Buffer[], deadlineMs: number): Promise<{ responses: ParsedResponse[]; closed: boolean }> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: "127.0.0.1", port });
+    const responses: ParsedResponse[] = [];
+    let buf = Buffer.alloc(0);
+    let settled = false;
+    const finish = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ responses, closed });
+    };
+    const timer = setTimeout(() => finish(false), deadlineMs);
+    const take = (eof: boolean) => {
+      for (let i = 0; i < requests.length; i++) {
+        const p = parseResponse(buf, { head: false, eof });
+        if (p.kind !== "complete") break;
+        responses.push(p.response);
+        buf = buf.subarray(p.end);
+      }
+      if (responses.length >= requests.length) finish(false);
+    };
+    sock.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      take(false);
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      take(true);
+      finish(true);
+    });
+    sock.on("connect", () => sock.write(Buffer.concat(requests)));
   });
 }
