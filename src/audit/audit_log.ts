@@ -26,7 +26,8 @@ export interface AuditEntry {
   bytes?: number;
   sha256?: string;
   /** "denied": refused by policy (a read-only token, a path outside allowed_paths or protected), reads included. */
-  outcome: "ok" | "error" | "denied";
+  /** "cancelled": the client hung up or sent notifications/cancelled before the call ended, whatever the tool returned. */
+  outcome: "ok" | "error" | "denied" | "cancelled";
   error?: string;
   duration_ms: number;
   /** The W3C trace context of the call, when the client sent one. */
@@ -77,7 +78,7 @@ export function auditEntry(
   result: { ok: true; data: Record<string, unknown> } | { ok: false; error: string; denied?: boolean },
   who: { client: string; token: string },
   durationMs: number,
-  trace?: { traceparent?: string },
+  trace?: { traceparent?: string; cancelled?: boolean },
 ): AuditEntry {
   const e: AuditEntry = { time: new Date().toISOString(), client: who.client, token: who.token, tool, outcome: result.ok ? "ok" : "error", duration_ms: Math.round(durationMs) };
   if (trace?.traceparent) e.traceparent = short(trace.traceparent, 128);
@@ -102,5 +103,6 @@ export function auditEntry(
     e.outcome = result.denied ? "denied" : "error";
     e.error = short(result.error, 500);
   }
+  if (trace?.cancelled) e.outcome = "cancelled";
   return e;
 }

@@ -95,7 +95,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
       const who = { client: String(extra.authInfo?.extra?.client ?? "stdio"), token: extra.authInfo?.clientId ?? "stdio" };
       const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
       try {
-        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started));
+        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: extra.signal.aborted }));
       } catch (err) {
         logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
       }

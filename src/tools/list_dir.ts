@@ -8,6 +8,10 @@ import { permissivePolicy } from "../policy/rules.ts";
 import { pathFailure, resolveUserPath } from "./paths.ts";
 import { defineTool, fail, ok, type ToolOutcome } from "./tool.ts";
 
+/** A listing stops here, whatever max_entries says, so one reply stays well inside the HTTP reply cap. */
+const MAX_LISTING_BYTES = 4 * 1024 * 1024;
+const SLICE_MS = 5;
+
 const input = z.object({
   path: z.string().min(1).describe("Directory to list: absolute, or relative to the home directory of the user lmcp runs as; ~ expands to that home."),
   all: z.boolean().default(false).describe("Include entries whose name starts with a dot (default false)."),
@@ -70,10 +74,14 @@ export function entryLine(e: Entry, modeText: string): string {
 }
 
 /** The reply for a listing: `total` entries after the dot-file filter (`hidden` left out by it), `entries` the first of them in name order. */
-export function listingReply(path: string, entries: Entry[], lines: string[], total: number, hidden: number): ToolOutcome<ListResult> {
+export function listingReply(path: string, entries: Entry[], lines: string[], total: number, hidden: number, byteCapped = false): ToolOutcome<ListResult> {
   const truncated = total > entries.length;
   const header = `${path}: ${total} ${total === 1 ? "entry" : "entries"}${hidden > 0 ? ` (${hidden} dot ${hidden === 1 ? "entry" : "entries"} hidden; pass all: true to see them)` : ""}`;
-  const note = truncated ? `\n[lmcp: first ${entries.length} of ${total} entries shown; pass a larger max_entries, or use search_files to narrow down]` : "";
+  const note = !truncated
+    ? ""
+    : byteCapped
+      ? `\n[lmcp: first ${entries.length} of ${total} entries shown: the listing reached its ${MAX_LISTING_BYTES / 1024 / 1024} MiB reply cap; use search_files with a pattern to narrow down]`
+      : `\n[lmcp: first ${entries.length} of ${total} entries shown; pass a larger max_entries, or use search_files to narrow down]`;
   return ok({ path, entries, total, truncated }, [header, ...lines].join("\n") + note);
 }
 
@@ -131,8 +139,16 @@ export const listDir = defineTool({
       let total = names.length;
       const entries: Entry[] = [];
       const lines: string[] = [];
+      let bytes = 0;
+      let slice = performance.now();
       for (const name of names) {
-        if (entries.length >= args.max_entries) break;
+        if (entries.length >= args.max_entries || bytes > MAX_LISTING_BYTES) break;
+        // A huge directory must not hold the event loop: other calls and /healthz run between slices.
+        if (performance.now() - slice > SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (ctx.signal.aborted) return fail("cancelled");
+          slice = performance.now();
+        }
         const d = describeEntry(at, name);
         if (!d) {
           total--;
@@ -140,8 +156,9 @@ export const listDir = defineTool({
         }
         entries.push(d.entry);
         lines.push(d.line);
+        bytes += 2 * d.line.length + 64; // the text line plus its structured twin
       }
-      return listingReply(path, entries, lines, total, hidden);
+      return listingReply(path, entries, lines, total, hidden, bytes > MAX_LISTING_BYTES);
     } catch (err) {
       return pathFailure("cannot list", err);
     } finally {
