@@ -51,6 +51,12 @@ const withoutUnusedSdkParts: BunPlugin = {
   },
 };
 
+/**
+ * The program, then code that runs on its own threads: a worker must be an entrypoint of its own to
+ * be embedded in the binary (Bun does not follow `new Worker(path)`).
+ */
+export const entrypoints = ["src/cli/main.ts", "src/tools/search_worker.ts"];
+
 function gitCommit(): string {
   const r = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
   const sha = r.success ? r.stdout.toString().trim() : "";
@@ -67,7 +73,9 @@ export async function build(names: string[]): Promise<string[]> {
     const outfile = join(dist, `lmcp-${t.name}`);
     const started = performance.now();
     const result = await Bun.build({
-      entrypoints: [join(root, "src/cli/main.ts")],
+      entrypoints: entrypoints.map((e) => join(root, e)),
+      // Embedded paths are relative to src/: the search worker is /$bunfs/root/tools/search_worker.js (src/tools/search_pool.ts).
+      root: join(root, "src"),
       compile: {
         target: t.bun,
         outfile,

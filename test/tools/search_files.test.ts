@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { type PolicySources, makeFilePolicy } from "../../src/policy/rules.ts";
 import { searchFiles } from "../../src/tools/search_files.ts";
+import { searchPoolStats } from "../../src/tools/search_pool.ts";
 import type { ToolContext } from "../../src/tools/tool.ts";
 import { scratch, testContext } from "../helpers/context.ts";
+import { waitFor } from "../helpers/server.ts";
 
 const { setup, onCleanup } = scratch();
 
@@ -183,8 +186,9 @@ describe("search_files", () => {
   test("an invalid regex fails with the regex error", async () => {
     const { dir: d, ctx } = setup();
     const error = await searchFails({ path: d, pattern: "*", content: "foo(" }, ctx);
-    expect(error).toContain("not a valid JavaScript regular expression");
-    expect(error).toMatch(/unterminated|paren|\(/i);
+    expect(error).toContain("not a valid regular expression");
+    expect(error).toContain("missing closing )");
+    expect(error).toContain("escape");
   });
 
   test("a missing start path fails with the path", async () => {
@@ -240,7 +244,7 @@ describe("search_files", () => {
     }
   });
 
-  test("yields to the event loop during a long search and stops when cancelled", async () => {
+  test("runs off the event loop during a long search and stops when cancelled", async () => {
     const { dir: d, ctx } = setup();
     // Fan-out through symlinks: 40 x 40 x 40 entries to visit from ~120 on disk, no cycles.
     tree(d, { "leaf/": "", "mid/": "", "top/": "" });
@@ -267,6 +271,118 @@ describe("search_files", () => {
     onCleanup(cancelled.cleanup);
     setImmediate(() => controller.abort());
     const r = await searchFiles.run(searchFiles.input.parse({ path: join(d, "top"), pattern: "no-such-name" }), cancelled.ctx);
-    expect(r).toEqual({ ok: false, error: "cancelled" });
+    expect(r).toEqual({ ok: false, error: "cancelled: the search was stopped" });
+    await waitFor("the cancelled search to free its worker", () => searchPoolStats().running === 0, 5000);
+  });
+});
+
+describe("search_files content patterns (RE2)", () => {
+  test("a catastrophic pattern over 674 lines finishes with the lines a backtracking engine would give", async () => {
+    const { dir: d, ctx } = setup();
+    const lines = Array.from({ length: 674 }, (_, i) => (i % 100 === 0 ? `fine words ${i}` : `${"a".repeat(30)} word${i}!`));
+    writeFileSync(join(d, "text.txt"), `${lines.join("\n")}\n`);
+    const r = await search({ path: d, pattern: "*.txt", content: "^(\\w+\\s?)*$" }, ctx);
+    // Only the "fine" lines match (JavaScript's own engine would spend minutes on each of the others).
+    const expected = lines.flatMap((l, i) => (l.startsWith("fine") ? [`${join(d, "text.txt")}:${i + 1}:${l}`] : []));
+    expect(expected).toHaveLength(7);
+    expect(r.data.lines).toEqual(expected);
+    expect(r.data.timed_out).toBeUndefined();
+  });
+
+  test("JavaScript spellings work: \\uXXXX, named groups, lookbehinds, \\b and \\d", async () => {
+    const { dir: d, ctx } = setup();
+    writeFileSync(join(d, "f.txt"), "price: $42\ncost 42\nAbc\nthe end\n");
+    const lines = async (content: string) => (await search({ path: d, pattern: "f.txt", content }, ctx)).data.lines;
+    expect(await lines("(?<=\\$)\\d+")).toEqual([`${join(d, "f.txt")}:1:price: $42`]);
+    expect(await lines("(?<!\\$)\\b\\d{2}\\b")).toEqual([`${join(d, "f.txt")}:2:cost 42`]);
+    expect(await lines("^\\u0041(?<rest>bc)$")).toEqual([`${join(d, "f.txt")}:3:Abc`]);
+    expect(await lines("^THE")).toEqual([]);
+    expect((await search({ path: d, pattern: "f.txt", content: "^THE", ignore_case: true }, ctx)).data.lines).toEqual([`${join(d, "f.txt")}:4:the end`]);
+  });
+
+  test("backreferences and lookaheads are refused with what to use instead", async () => {
+    const { dir: d, ctx } = setup();
+    for (const content of ["(\\w+) \\1", "(?<w>\\w+) \\k<w>"]) {
+      const error = await searchFails({ path: d, pattern: "*", content }, ctx);
+      expect(error).toContain("backreference");
+      expect(error).toContain("grep -P");
+    }
+    for (const content of ["foo(?=bar)", "foo(?!bar)"]) {
+      const error = await searchFails({ path: d, pattern: "*", content }, ctx);
+      expect(error).toContain("lookahead");
+      expect(error).toContain("Lookbehinds");
+    }
+    expect(await searchFails({ path: d, pattern: "*", content: "(?>a+)b" }, ctx)).toContain("atomic group");
+  });
+});
+
+describe("search_files time budget", () => {
+  test("timeout_s ends a long search with what it found so far and says so", async () => {
+    const { dir: d, ctx } = setup();
+    // 50 x 50 links to one directory holding a 1 MB file: 2.5 GB to grep, far more than half a second's work.
+    tree(d, { "leaf/": "", "mid/": "", "top/": "" });
+    writeFileSync(join(d, "leaf", "big.txt"), `match me\n${"other line\n".repeat(100_000)}`);
+    for (let i = 0; i < 50; i++) {
+      symlinkSync(join(d, "leaf"), join(d, "mid", `m${i}`));
+      symlinkSync(join(d, "mid"), join(d, "top", `t${i}`));
+    }
+    const r = await search({ path: join(d, "top"), pattern: "*.txt", content: "^match", max_results: 100_000, timeout_s: 0.5 }, ctx);
+    expect(r.data.timed_out).toBe(true);
+    expect(r.data.count).toBeGreaterThan(0);
+    expect(r.data.count).toBeLessThan(2500);
+    expect(r.data.truncated).toBe(false);
+    expect(r.text).toContain("time budget");
+    expect(() => searchFiles.output.parse(r.data)).not.toThrow();
+  });
+
+  test("timeout_s is capped", () => {
+    expect(searchFiles.input.safeParse({ path: "p", pattern: "*", timeout_s: 301 }).success).toBe(false);
+    expect(searchFiles.input.safeParse({ path: "p", pattern: "*", timeout_s: 0 }).success).toBe(false);
+    expect(searchFiles.input.safeParse({ path: "p", pattern: "*", timeout_s: 300 }).success).toBe(true);
+  });
+});
+
+describe("search_files and the file policy", () => {
+  const policyFor = (over: Partial<PolicySources>) => makeFilePolicy({ allowedPaths: undefined, secretDirs: [], secretFiles: [], writeProtectedDirs: [], ...over });
+
+  test("content never reads lmcp's secrets, a hard link to one included, and counts them", async () => {
+    const { dir: d, ctx: base } = setup();
+    tree(d, { "notes.txt": "token: see the vault\n", "token": "token-SECRET-1\n" });
+    linkSync(join(d, "token"), join(d, "alias.txt"));
+    const ctx = { ...base, policy: policyFor({ secretFiles: [join(d, "token")] }) };
+    const r = await search({ path: d, pattern: "*", content: "token" }, ctx);
+    expect(r.data.lines).toEqual([`${join(d, "notes.txt")}:1:token: see the vault`]);
+    expect(r.data.refused_skipped).toBe(2);
+    expect(r.text).toContain("file policy refuses");
+    expect(r.text).not.toContain("SECRET");
+  });
+
+  test("links out of allowed_paths or into lmcp's secret dirs are not followed", async () => {
+    const { dir: d, ctx: base } = setup();
+    tree(d, { "in/a.txt": "hit\n", "out/o.txt": "hit\n", "conf/c.txt": "hit\n" });
+    symlinkSync(join(d, "out"), join(d, "in", "ext"));
+    symlinkSync(join(d, "out", "o.txt"), join(d, "in", "o-link.txt"));
+    symlinkSync(join(d, "conf"), join(d, "in", "conf-link"));
+    const ctx = { ...base, policy: policyFor({ allowedPaths: [join(d, "in")], secretDirs: [join(d, "conf")] }) };
+    const names = await search({ path: join(d, "in"), pattern: "*.txt" }, ctx);
+    expect(names.data.matches).toEqual([join(d, "in", "a.txt")]);
+    expect(names.data.outside_skipped).toBe(3);
+    const grep = await search({ path: join(d, "in"), pattern: "*", content: "hit" }, ctx);
+    expect(grep.data.lines).toEqual([`${join(d, "in", "a.txt")}:1:hit`]);
+    // Without allowed_paths, the link to the secret dir is still not followed; the one to out/ is.
+    const open = await search({ path: join(d, "in"), pattern: "*.txt" }, { ...base, policy: policyFor({ secretDirs: [join(d, "conf")] }) });
+    expect(open.data.matches).toEqual([join(d, "in", "a.txt"), join(d, "in", "ext", "o.txt"), join(d, "in", "o-link.txt")]);
+    expect(open.data.outside_skipped).toBe(1);
+  });
+
+  test("a start path outside allowed_paths is refused as denied", async () => {
+    const { dir: d, ctx: base } = setup();
+    tree(d, { "in/": "", "out/x.txt": "" });
+    const ctx = { ...base, policy: policyFor({ allowedPaths: [join(d, "in")] }) };
+    const r = await searchFiles.run(searchFiles.input.parse({ path: join(d, "out"), pattern: "*" }), ctx);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.denied).toBe(true);
+    expect(r.error).toContain("allowed_paths");
   });
 });
