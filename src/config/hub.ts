@@ -19,6 +19,7 @@ export const hubFileSchema = z
     probe_ttl_down_max_s: positive,
     ssh_hard_timeout_s: positive,
     ssh_max_concurrent: z.int().positive(),
+    ssh_max_per_host: z.int().positive(),
   })
   .partial()
   .strict();
@@ -29,6 +30,8 @@ export interface HubSettings extends ServerSettings {
   probeTimeoutMs: number;
   sshHardTimeoutMs: number;
   sshMaxConcurrent: number;
+  /** ssh processes one host may hold at once, so a slow host leaves slots for the others. */
+  sshMaxPerHost: number;
 }
 
 /** A number of seconds from the environment, or undefined; garbage is a ConfigError naming the variable. */
@@ -52,6 +55,7 @@ export function resolveHubSettings(flags: CommonFlagValues & { backends?: string
   if (policy.ttlDownMaxMs < policy.ttlDownMinMs) {
     throw new ConfigError(`the down backoff's maximum (${policy.ttlDownMaxMs / 1000} s) is below its minimum (${policy.ttlDownMinMs / 1000} s)`);
   }
+  const sshMaxConcurrent = file.ssh_max_concurrent ?? 32;
   const backends = flags.backends ?? (process.env.LMCP_HUB_BACKENDS || undefined) ?? file.backends ?? `${systemDir}/backends.toml`;
   return {
     ...resolveCommon("hub", flags, file, configFile),
@@ -59,6 +63,8 @@ export function resolveHubSettings(flags: CommonFlagValues & { backends?: string
     policy,
     probeTimeoutMs: s("LMCP_HUB_PROBE_TIMEOUT", file.probe_timeout_s, 3),
     sshHardTimeoutMs: s("LMCP_HUB_SSH_HARD_TIMEOUT", file.ssh_hard_timeout_s, 30),
-    sshMaxConcurrent: file.ssh_max_concurrent ?? 32,
+    sshMaxConcurrent,
+    // Half the slots, at most 8, unless set: calls piled up for one slow host leave the rest to other hosts.
+    sshMaxPerHost: Math.min(sshMaxConcurrent, file.ssh_max_per_host ?? Math.max(1, Math.min(8, Math.ceil(sshMaxConcurrent / 2)))),
   };
 }

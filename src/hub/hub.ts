@@ -1,13 +1,16 @@
 // The hub's state and routing: the registry, each backend's health and link,
 // the SSH runner, and the rule that sends a call to lmcp or to SSH.
+import type { AuthSetting } from "../config/server.ts";
 import { logEvent } from "../http/log.ts";
+import { realTarget } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
 import { type BackoffPolicy, type Health, currentBackoffMs } from "./backoff.ts";
 import { BackendLink, LinkError } from "./backend_link.ts";
 import { HealthTable } from "./health.ts";
 import type { Backend } from "./registry.ts";
 import { sshFallbacks } from "./ssh/fallbacks.ts";
-import { SshRunner } from "./ssh/runner.ts";
+import type { RemotePolicy } from "./ssh/perl.ts";
+import { SshRunner, type SshTarget } from "./ssh/runner.ts";
 
 export type Via = "lmcp" | "ssh";
 
@@ -16,6 +19,13 @@ export interface HubOptions {
   probeTimeoutMs: number;
   sshHardTimeoutMs: number;
   sshMaxConcurrent: number;
+  /** ssh processes one host may hold at once (default: all of sshMaxConcurrent). */
+  sshMaxPerHost?: number;
+  /** The hub's own files, secrets the SSH fallback never reads or writes on a backend that is the hub's host. */
+  auth?: AuthSetting;
+  configFile?: string | undefined;
+  backendsFile?: string;
+  auditLog?: string | undefined;
 }
 
 /** A routed call's answer: the tool outcome and the path it took. */
@@ -27,12 +37,14 @@ const safeToRetry = new Set(["read_file", "write_file", "list_dir", "search_file
 export class Hub {
   private backends = new Map<string, Backend>();
   private links = new Map<string, BackendLink>();
+  /** Real paths (and as written) of the hub's token, config, registry and audit files and every backend's token file. */
+  private secretPaths: string[] = [];
   readonly health: HealthTable;
   readonly ssh: SshRunner;
 
   constructor(backends: Backend[], readonly options: HubOptions) {
     this.health = new HealthTable(options.policy, options.probeTimeoutMs);
-    this.ssh = new SshRunner({ maxConcurrent: options.sshMaxConcurrent, hardTimeoutMs: options.sshHardTimeoutMs });
+    this.ssh = new SshRunner({ maxConcurrent: options.sshMaxConcurrent, maxPerHost: options.sshMaxPerHost, hardTimeoutMs: options.sshHardTimeoutMs });
     this.replaceRegistry(backends);
   }
 
@@ -48,6 +60,13 @@ export class Hub {
     }
     this.backends = next;
     this.health.retain(new Set(next.keys()));
+    this.secretPaths = hubSecretPaths(this.options, backends);
+  }
+
+  /** How the SSH fallback reaches a backend, with the policy its remote program enforces there. */
+  sshTarget(b: Backend & { ssh: string }): SshTarget {
+    const policy: RemotePolicy = { allowedPaths: b.allowedPaths, secretPaths: this.secretPaths };
+    return { name: b.name, ssh: b.ssh, ssh_port: b.ssh_port, ssh_options: b.ssh_options, policy };
   }
 
   list(): Backend[] {
@@ -150,9 +169,32 @@ export class Hub {
         outcome: { ok: false, error: `${host}: ${def.name} needs lmcp on that host (no SSH fallback for it), and ${lmcpProblem ?? "it has no url in the registry"}. Start lmcp there, or use remote_shell.` },
       };
     }
-    const outcome = await fallback(this.ssh, { name: b.name, ssh: b.ssh, ssh_port: b.ssh_port, ssh_options: b.ssh_options }, args, ctx);
+    let outcome: ToolOutcome<unknown>;
+    try {
+      outcome = await fallback(this.ssh, this.sshTarget({ ...b, ssh: b.ssh }), args, ctx);
+    } catch (err) {
+      // Whatever went wrong with ssh, this call gets an answer and the hub keeps serving.
+      logEvent(`error: the SSH fallback to ${host} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      outcome = { ok: false, error: `${host}: the SSH fallback failed (${err instanceof Error ? err.message : String(err)}); retry, or check the host with remote_list_hosts` };
+    }
     return { via: "ssh", outcome: outcome as ToolOutcome<Record<string, unknown>> };
   }
+}
+
+/**
+ * The files a backend that is the hub's own host must never hand out over SSH:
+ * the hub's token file, config, registry and audit log, and the backends'
+ * token files, each as written and as its real path.
+ */
+export function hubSecretPaths(o: Pick<HubOptions, "auth" | "configFile" | "backendsFile" | "auditLog">, backends: Backend[]): string[] {
+  const files = [o.auth?.mode === "file" ? o.auth.file : undefined, o.configFile, o.backendsFile, o.auditLog, ...backends.map((b) => b.tokenFile)];
+  const out = new Set<string>();
+  for (const f of files) {
+    if (!f || !f.startsWith("/")) continue;
+    out.add(f);
+    out.add(realTarget(f));
+  }
+  return [...out];
 }
 
 /** Longest delay a timer takes: past it, setTimeout fires after 1 ms, and the SDK would time the call out at once. */

@@ -1,5 +1,11 @@
 // The hub's registry, backends.toml: one [[backend]] table per host, validated
 // with zod; errors name the file, the backend and the key.
+//
+// Keys of a [[backend]]: name, url, token | token_file | token_env, ssh,
+// ssh_port, ssh_options, tags, and allowed_paths: the roots (paths on that
+// host; `~` is its ssh user's home) the file tools may use over the SSH
+// fallback, checked there on real paths, as the backend's own lmcp checks its
+// allowed_paths. Unset: anywhere the ssh user can, less lmcp's secrets.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
@@ -22,6 +28,7 @@ const backendSchema = z
     ssh_port: z.int().min(1).max(65535).optional(),
     ssh_options: z.array(z.string()).optional(),
     tags: z.array(z.string().min(1)).optional(),
+    allowed_paths: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -39,6 +46,10 @@ export interface Backend {
   ssh_port: number | undefined;
   ssh_options: string[];
   tags: string[];
+  /** Where the token came from, when a file: a secret the SSH fallback never reads or writes (the backend may be the hub's own host). */
+  tokenFile: string | undefined;
+  /** Roots for the file tools over SSH, on that host; undefined = anywhere its ssh user can. */
+  allowedPaths: string[] | undefined;
 }
 
 /** Where in the file a backend's key sits: the line of `key =` after the n-th `[[backend]]`. */
@@ -88,10 +99,11 @@ function resolveBackend(entry: BackendEntry, file: string, line: number): Backen
   if (sources > 1) throw new ConfigError(`${where}: give one of token, token_file or token_env, not several`);
   if (entry.url && sources === 0) throw new ConfigError(`${where}: has a url but no token; add token_file (or token, or token_env)`);
   let token: string | undefined;
+  const tokenFile = entry.token_file === undefined ? undefined : resolve(entry.token_file);
   if (entry.token !== undefined) token = entry.token;
   else if (entry.token_file !== undefined) {
     try {
-      token = readTokenFile(resolve(entry.token_file))[0];
+      token = readTokenFile(tokenFile!)[0];
     } catch (err) {
       throw new ConfigError(`${where}: key "token_file": ${(err as Error).message}`);
     }
@@ -107,6 +119,8 @@ function resolveBackend(entry: BackendEntry, file: string, line: number): Backen
     ssh_port: entry.ssh_port,
     ssh_options: entry.ssh_options ?? [],
     tags: entry.tags ?? [],
+    tokenFile,
+    allowedPaths: entry.allowed_paths,
   };
 }
 

@@ -11,6 +11,9 @@ export interface BackendSpec {
   ssh_port?: number;
   ssh_options?: string[];
   tags?: string[];
+  token_file?: string;
+  token_env?: string;
+  allowed_paths?: string[];
 }
 
 export function registryText(entries: BackendSpec[]): string {

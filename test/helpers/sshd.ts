@@ -3,7 +3,7 @@
 // returns {port, target, sshOptions, stop}. Every wait polls with a deadline.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const SSHD = "/usr/sbin/sshd";
@@ -53,6 +53,16 @@ async function canConnect(port: number): Promise<boolean> {
   }
 }
 
+/** This uid's passwd entry: sshd logs the user in with this name and home, whatever $HOME says. */
+export function loginUser(): { name: string; home: string } {
+  const uid = process.getuid?.() ?? 0;
+  for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 7 && Number(f[2]) === uid) return { name: f[0]!, home: f[5]! };
+  }
+  throw new Error(`uid ${uid} has no entry in /etc/passwd, so sshd cannot log it in`);
+}
+
 export async function startSshd(timeoutMs = 15_000): Promise<StartedSshd> {
   if (!existsSync(SSHD)) {
     throw new Error(`${SSHD} not found: install OpenSSH's server and client first (Debian/Ubuntu: apt-get install -y openssh-server openssh-client)`);
@@ -92,7 +102,7 @@ export async function startSshd(timeoutMs = 15_000): Promise<StartedSshd> {
   const logPath = join(dir, "sshd.log");
   const proc = Bun.spawn([SSHD, "-D", "-e", "-f", config], { stdin: "ignore", stdout: Bun.file(logPath), stderr: Bun.file(logPath) });
   const logs = () => (existsSync(logPath) ? readFileSync(logPath, "utf8") : "");
-  const user = process.getuid?.() === 0 ? "root" : userInfo().username;
+  const user = loginUser().name;
   const target = `${user}@127.0.0.1`;
   const sshOptions = ["-i", clientKey, "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "LogLevel=ERROR"];
 

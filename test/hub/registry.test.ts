@@ -41,6 +41,7 @@ ssh = "ops@riemann.lan"
 ssh_port = 2222
 ssh_options = ["-i", "/etc/lmcp/hub_ed25519"]
 tags = ["mac", "build"]
+allowed_paths = ["~/src", "/srv/www"]
 
 [[backend]]
 name = "gauss"
@@ -61,9 +62,11 @@ ssh = "euler.lan"
       ssh_port: 2222,
       ssh_options: ["-i", "/etc/lmcp/hub_ed25519"],
       tags: ["mac", "build"],
+      tokenFile,
+      allowedPaths: ["~/src", "/srv/www"],
     });
     expect(g?.token).toBe("from-env");
-    expect(e).toMatchObject({ name: "euler", url: undefined, ssh: "euler.lan", token: undefined });
+    expect(e).toMatchObject({ name: "euler", url: undefined, ssh: "euler.lan", token: undefined, tokenFile: undefined, allowedPaths: undefined });
   });
   test("an ssh target or user starting with '-' is refused, naming file, line, backend and key", () => {
     for (const target of ["-oProxyCommand=touch /tmp/pwned", "-x@host", "ops@-oProxyCommand=x", "a b@host"]) {
@@ -86,6 +89,10 @@ ssh = "euler.lan"
     expect(errorOf(registry(`[[backend]]\nname = "a"\nssh = "a"\nssh_port = "22"\n`))).toContain('key "ssh_port"');
     delete process.env.LMCP_TEST_NOPE;
     expect(errorOf(registry(`[[backend]]\nname = "a"\nurl = "http://a:1/mcp"\ntoken_env = "LMCP_TEST_NOPE"\n`))).toContain("LMCP_TEST_NOPE is not set");
+  });
+  test("allowed_paths must be a list of non-empty paths", () => {
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nssh = "a"\nallowed_paths = "/srv"\n`))).toContain('backend "a": key "allowed_paths"');
+    expect(errorOf(registry(`[[backend]]\nname = "a"\nssh = "a"\nallowed_paths = [""]\n`))).toContain('key "allowed_paths"');
   });
   test("a url that is not http(s) is refused", () => {
     expect(errorOf(registry(`[[backend]]\nname = "a"\nurl = "ftp://a/mcp"\ntoken = "x"\n`))).toContain('key "url"');

@@ -2,19 +2,37 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { sshFallbacks } from "../../src/hub/ssh/fallbacks.ts";
 import { SshRunner, type SshTarget } from "../../src/hub/ssh/runner.ts";
 import { serveTools } from "../../src/tools/registry.ts";
 import type { ToolLimits, ToolOutcome } from "../../src/tools/tool.ts";
 import { tempDir, testContext } from "../helpers/context.ts";
 import { waitFor } from "../helpers/server.ts";
-import { startSshd, type StartedSshd } from "../helpers/sshd.ts";
+import { loginUser, startSshd, type StartedSshd } from "../helpers/sshd.ts";
 
 let sshd: StartedSshd;
 let target: SshTarget;
 let runner: SshRunner;
 const MARK = `LMCPTESTMARK_${randomBytes(6).toString("hex")}`;
+/** The ssh user's home, from the passwd entry as sshd sees it; $HOME here may be another directory. */
+const home = loginUser().home;
+
+/** A path as the remote side resolves it (`~` and relative paths from the ssh user's home), for the local tool to get the same file. */
+function onHost(p: string): string {
+  if (p === "~") return home;
+  if (p.startsWith("~/")) return join(home, p.slice(2));
+  return isAbsolute(p) ? p : join(home, p);
+}
+
+/** The same call for the local tool: paths and cwd resolved as on the host, so the test passes whatever $HOME is. */
+function localArgs(name: string, raw: Record<string, unknown>): Record<string, unknown> {
+  if (name === "shell") return { ...raw, cwd: onHost(typeof raw.cwd === "string" ? raw.cwd : "~") };
+  return typeof raw.path === "string" ? { ...raw, path: onHost(raw.path) } : raw;
+}
+
+/** The local tool names its own $HOME where the ssh side names the ssh user's. */
+const sameHome = <T>(o: T): T => (homedir() === home ? o : JSON.parse(JSON.stringify(o).replaceAll(`run in ${homedir()}`, `run in ${home}`)));
 
 beforeAll(async () => {
   sshd = await startSshd();
@@ -57,7 +75,7 @@ async function both(name: string, raw: Record<string, unknown>, limits: Partial<
   const def = tool(name);
   const args = def.input.parse(raw) as Record<string, unknown>;
   const ctx = context(limits);
-  const local = (await def.run(args as never, ctx)) as ToolOutcome<unknown>;
+  const local = sameHome((await def.run(def.input.parse(localArgs(name, raw)) as never, ctx)) as ToolOutcome<unknown>);
   const viaSsh = await sshFallbacks[name]!(runner, target, args, ctx);
   if (viaSsh.ok) expect(() => def.output.parse(viaSsh.data)).not.toThrow();
   return { local, viaSsh };
@@ -81,7 +99,7 @@ async function expectSame(name: string, raw: Record<string, unknown>, limits: Pa
 describe("shell over ssh", () => {
   test("matches lmcp: exit code, both streams, cwd (~, relative, absolute), env, stdin", async () => {
     const d = dir();
-    const rel = relative(homedir(), d);
+    const rel = relative(home, d);
     await expectSame("shell", { command: "echo out; echo err >&2; pwd; exit 3", cwd: d });
     await expectSame("shell", { command: "pwd", cwd: rel });
     await expectSame("shell", { command: "pwd" });
@@ -171,8 +189,8 @@ describe("read_file over ssh", () => {
     await expectSame("read_file", { path: join(d, "empty") });
     await expectSame("read_file", { path: join(d, "long") }, { maxReadBytes: 1000 });
     await expectSame("read_file", { path: join(d, "nonl") });
-    await expectSame("read_file", { path: relative(homedir(), p), limit: 1 });
-    await expectSame("read_file", { path: `~/${relative(homedir(), p)}`, limit: 1 });
+    await expectSame("read_file", { path: relative(home, p), limit: 1 });
+    await expectSame("read_file", { path: `~/${relative(home, p)}`, limit: 1 });
   }, 30_000);
 
   test("matches lmcp for binary files, base64 paging and errors", async () => {
@@ -268,7 +286,7 @@ describe("list_dir over ssh", () => {
     await expectSame("list_dir", { path: d });
     await expectSame("list_dir", { path: d, all: true });
     await expectSame("list_dir", { path: d, max_entries: 3 });
-    await expectSame("list_dir", { path: relative(homedir(), d) });
+    await expectSame("list_dir", { path: relative(home, d) });
     await expectSame("list_dir", { path: join(d, "b.txt") });
     await expectSame("list_dir", { path: join(d, "fifo") });
     await expectSame("list_dir", { path: join(d, "missing") });

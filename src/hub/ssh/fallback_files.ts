@@ -5,9 +5,9 @@ import { entryLine, listDir, listingReply, modeLetters, notADirProblem, type Ent
 import { base64Fitting, base64Reply, notAFileProblem, readFile, textReadReply } from "../../tools/read_file.ts";
 import { fail, ok, type ToolContext, type ToolOutcome } from "../../tools/tool.ts";
 import { contentBytes, writeFile } from "../../tools/write_file.ts";
-import { perlCommand } from "./perl.ts";
-import { B64D_FUNCTION, b64Word, hasNul } from "./quote.ts";
-import { remoteErrnoMessage, runProgram } from "./remote.ts";
+import { noRemotePolicy, remoteProgram } from "./perl.ts";
+import { hasNul } from "./quote.ts";
+import { policyRefusal, remoteErrnoMessage, runProgram } from "./remote.ts";
 import type { FieldReader } from "./reply.ts";
 import type { SshRunner, SshTarget } from "./runner.ts";
 
@@ -28,12 +28,14 @@ export async function sshReadFile(runner: SshRunner, target: SshTarget, raw: Rec
   if (hasNul(args.path)) return fail(NUL_PATH);
   const cap = ctx.limits.maxReadBytes;
   const offset = args.offset ?? 0;
-  const script = perlCommand("readFile", [args.path, args.encoding, SSH_READ_MAX_BYTES, offset, args.limit ?? "", base64Fitting(cap)]);
+  const script = remoteProgram("read_file", target.policy ?? noRemotePolicy, [args.path, args.encoding, SSH_READ_MAX_BYTES, offset, args.limit ?? "", base64Fitting(cap)]);
   const run = await runProgram(runner, target, script, { signal: ctx.signal });
   if ("failure" in run) return run.failure;
   const f = run.reader;
   if (f.text() === "err") {
     const e = readErr(f);
+    const refused = policyRefusal(target, e.code, e.path);
+    if (refused) return refused;
     if (e.code === "ISDIR") return fail(notAFileProblem(e.path, "dir"));
     if (e.code === "NOTREG") return fail(notAFileProblem(e.path, "other"));
     if (e.code === "TOOBIG") {
@@ -66,19 +68,19 @@ export async function sshWriteFile(runner: SshRunner, target: SshTarget, raw: Re
   if (hasNul(args.path)) return fail(NUL_PATH);
   const data = contentBytes(args);
   if ("error" in data) return fail(data.error);
-  // The bytes travel as base64 inside the script and are decoded on the backend, so any bytes arrive exactly.
-  const script =
-    `${B64D_FUNCTION}\n` +
-    `printf '%s' ${b64Word(data)} | lmcp_b64d | ${perlCommand("writeFile", [args.path, data.byteLength, args.create_dirs ? 1 : 0, args.mode ?? ""])}`;
+  // The bytes travel in the request (base64 of netstrings), so any bytes arrive exactly.
+  const script = remoteProgram("write_file", target.policy ?? noRemotePolicy, [args.path, args.create_dirs ? 1 : 0, args.mode ?? "", data, data.byteLength]);
   const run = await runProgram(runner, target, script, { signal: ctx.signal });
   if ("failure" in run) return run.failure;
   const f = run.reader;
   if (f.text() === "err") {
     const e = readErr(f);
+    const refused = policyRefusal(target, e.code, e.path);
+    if (refused) return refused;
     const refusal = WRITE_REFUSALS[e.code];
-    if (refusal) return fail(`cannot write: ${refusal(e.path)}`);
+    if (refusal) return fail(refusal(e.path));
     if (e.code === "DECODE") {
-      return fail(`the content did not arrive intact on ${target.name} (base64 decoding there gave ${e.rest} of ${data.byteLength} bytes); nothing was written. Check that \`base64 -d\` works on that host`);
+      return fail(`the content did not arrive intact on ${target.name} (${e.rest} of ${data.byteLength} bytes); nothing was written. Retry; if it persists, check the ssh link to that host`);
     }
     return fail(`cannot write: ${remoteErrnoMessage(target, e.code, e.path, e.rest)}`);
   }
@@ -103,12 +105,14 @@ export function isoFromSeconds(s: string): string {
 export async function sshListDir(runner: SshRunner, target: SshTarget, raw: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome<unknown>> {
   const args = listDir.input.parse(raw);
   if (hasNul(args.path)) return fail(NUL_PATH);
-  const script = perlCommand("listDir", [args.path, args.all ? 1 : 0, args.max_entries]);
+  const script = remoteProgram("list_dir", target.policy ?? noRemotePolicy, [args.path, args.all ? 1 : 0, args.max_entries]);
   const run = await runProgram(runner, target, script, { signal: ctx.signal });
   if ("failure" in run) return run.failure;
   const f = run.reader;
   if (f.text() === "err") {
     const e = readErr(f);
+    const refused = policyRefusal(target, e.code, e.path);
+    if (refused) return refused;
     if (e.code === "ISFILE" || e.code === "NOTDIR") return fail(notADirProblem(e.path, e.code === "ISFILE"));
     return fail(`cannot list: ${remoteErrnoMessage(target, e.code, e.path, e.rest)}`);
   }

@@ -2,10 +2,11 @@
 // reporting loops and unreadable folders on stderr), -name filters, and perl
 // orders the paths as lmcp's walk does and greps the files.
 import { searchFiles, summarizeSearch, type SearchResult } from "../../tools/search_files.ts";
+import { compileContent } from "../../tools/search_regex.ts";
 import { fail, ok, type ToolContext, type ToolOutcome } from "../../tools/tool.ts";
-import { perlCommand } from "./perl.ts";
+import { noRemotePolicy, remoteProgram } from "./perl.ts";
 import { hasNul } from "./quote.ts";
-import { remoteErrnoMessage, runProgram } from "./remote.ts";
+import { policyRefusal, remoteErrnoMessage, runProgram } from "./remote.ts";
 import type { SshRunner, SshTarget } from "./runner.ts";
 
 const MAX_PATTERNS = 256;
@@ -100,14 +101,13 @@ export async function sshSearchFiles(runner: SshRunner, target: SshTarget, raw: 
   }
   let perlRegex = "";
   if (args.content !== undefined) {
-    try {
-      new RegExp(args.content, args.ignore_case ? "i" : "");
-    } catch (err) {
-      return fail(`content is not a valid JavaScript regular expression: ${(err as Error).message}. Escape special characters like ( [ . * + ? with a backslash to match them literally`);
-    }
+    // The same check as lmcp's own (RE2 syntax), so a pattern lmcp refuses is refused over SSH too, in the same words.
+    const compiled = compileContent(args.content, args.ignore_case);
+    if ("error" in compiled) return fail(compiled.error);
     perlRegex = jsRegexToPerl(args.content);
   }
-  const script = perlCommand("searchFiles", [
+  const patterns = expandBraces(args.pattern);
+  const script = remoteProgram("search_files", target.policy ?? noRemotePolicy, [
     args.path,
     args.all ? 1 : 0,
     args.max_depth ?? "",
@@ -115,7 +115,8 @@ export async function sshSearchFiles(runner: SshRunner, target: SshTarget, raw: 
     args.content !== undefined ? 1 : 0,
     perlRegex,
     args.ignore_case ? 1 : 0,
-    ...expandBraces(args.pattern),
+    patterns.length,
+    ...patterns,
   ]);
   const run = await runProgram(runner, target, script, { signal: ctx.signal });
   if ("failure" in run) return run.failure;
@@ -124,6 +125,8 @@ export async function sshSearchFiles(runner: SshRunner, target: SshTarget, raw: 
     const code = f.text();
     const path = f.text();
     const rest = f.left > 0 ? f.text() : "";
+    const refused = policyRefusal(target, code, path);
+    if (refused) return refused;
     if (code === "REGEX") return fail(`content is a valid JavaScript regex, but perl on ${target.name} (the SSH fallback greps with perl) refuses it: ${rest.trim()}. Simplify the pattern`);
     if (code === "FIND") return fail(`cannot search on ${target.name}: find could not be started (${rest}); the SSH fallback needs find there`);
     return fail(`cannot search: ${remoteErrnoMessage(target, code, path, rest)}`);

@@ -1,11 +1,13 @@
 // shell over ssh: the command runs under a small perl supervisor on the
 // backend (own process group, timeout_s, SIGTERM then SIGKILL), whose status
 // comes back through $LMCP_STATUS; output is cut to head and tail like lmcp's.
+// The command, its env values and its stdin travel in the request on ssh's
+// stdin, never on a remote command line.
 import { cutMarker, HeadTail } from "../../tools/output_cut.ts";
 import { shell } from "../../tools/shell.ts";
 import { fail, ok, type ToolContext, type ToolOutcome } from "../../tools/tool.ts";
-import { perlCommand } from "./perl.ts";
-import { B64D_FUNCTION, b64Word, hasNul } from "./quote.ts";
+import { noRemotePolicy, remoteProgram } from "./perl.ts";
+import { hasNul } from "./quote.ts";
 import { remoteErrnoMessage, sshProblem, unexpectedReply } from "./remote.ts";
 import { FieldReader, parseFields } from "./reply.ts";
 import type { SshRunner, SshTarget } from "./runner.ts";
@@ -55,10 +57,17 @@ export async function sshShell(runner: SshRunner, target: SshTarget, raw: Record
   if (badName) return fail(`env name "${badName[0]}" is not a valid variable name (it is empty or has "="); rename it`);
   if (ctx.signal.aborted) return fail("the call was cancelled before the command started");
 
-  const supervisor = perlCommand("shell", [args.cwd ?? "", timeoutS, args.command, ...env.flat()]);
-  // stdin bytes travel as base64 and are decoded on the backend; fd 3 carries the supervisor's status, fd 4 the command's stdout.
-  const feed = args.stdin === undefined ? "" : `printf '%s' ${b64Word(Buffer.from(args.stdin, "utf8"))} | lmcp_b64d | `;
-  const script = `${args.stdin === undefined ? "" : `${B64D_FUNCTION}\n`}{ LMCP_STATUS=$(${feed}${supervisor} 3>&1 1>&4 4>&-); } 4>&1`;
+  const supervisor = remoteProgram("shell", target.policy ?? noRemotePolicy, [
+    args.cwd ?? "",
+    timeoutS,
+    args.command,
+    args.stdin === undefined ? 0 : 1,
+    args.stdin ?? "",
+    env.length,
+    ...env.flat(),
+  ]);
+  // A function holds the here-document; fd 3 carries the supervisor's status, fd 4 the command's stdout.
+  const script = `lmcp_supervise() {\n${supervisor}\n}\n{ LMCP_STATUS=$(lmcp_supervise 3>&1 1>&4 4>&-); } 4>&1`;
 
   const hardMs = Math.min(timeoutS * 1000 + SSH_SHELL_MARGIN_MS, runner.hardTimeoutMs);
   const max = ctx.limits.maxOutputBytes;

@@ -2,7 +2,7 @@
 // the remote program's errors into results that say what to do next.
 import { describePathError } from "../../tools/paths.ts";
 import { decodeUtf8 } from "../../tools/output_cut.ts";
-import { fail, type ToolOutcome } from "../../tools/tool.ts";
+import { deny, fail, type ToolOutcome } from "../../tools/tool.ts";
 import { FieldReader, parseFields } from "./reply.ts";
 import type { SshResult, SshRunner, SshRunOptions, SshTarget } from "./runner.ts";
 
@@ -72,4 +72,32 @@ export async function runProgram(
 export function remoteErrnoMessage(target: SshTarget, code: string, path: string, message: string): string {
   if (code === "EACCES" || code === "EPERM") return `${path}: permission denied (for the ${sshUser(target)} on ${target.name})`;
   return describePathError(Object.assign(new Error(message || code), { code, path }));
+}
+
+/**
+ * The answer for a refusal by the remote program's file policy (decided on
+ * the real path on the backend), or undefined when `code` is not one. Policy
+ * refusals are marked denied, as lmcp's own are, so the audit log says so.
+ */
+export function policyRefusal(target: SshTarget, code: string, path: string): ToolOutcome<never> | undefined {
+  const on = `on ${target.name}`;
+  switch (code) {
+    case "OUTSIDE": {
+      const roots = target.policy?.allowedPaths ?? [];
+      return deny(
+        `${path} (real path ${on}) is outside ${target.name}'s allowed_paths in the hub's backends.toml (${roots.join(", ") || "none"}); ` +
+          "over SSH, as through its lmcp, file tools only work there",
+      );
+    }
+    case "SECRET":
+      return deny(`${path} ${on} is one of lmcp's own secrets (tokens, config, host registry, audit log, a process's memory or environment); the file tools never read or write it, whatever the token, also over SSH. Change it by hand on the host`);
+    case "PROTECTED":
+      return deny(`${path} ${on} is protected: lmcp's file tools never write authorized_keys files (they grant SSH logins), also over SSH; change it by hand`);
+    case "STATE":
+      return deny(`${path} ${on} is inside lmcp's state directory (job records, spool files, audit log), which the file tools never write; write elsewhere`);
+    case "RACE":
+      return deny(`${path} ${on} changed while it was being opened (a file or link was swapped mid-call), so nothing was done; try again`);
+    default:
+      return undefined;
+  }
 }

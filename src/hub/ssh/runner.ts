@@ -1,10 +1,13 @@
 // Runs one script on a backend over ssh (`bash -s`, script on stdin), with a
 // hard wall-clock cap that ends ssh and everything it started however the
-// remote side stalls, and a cap on how many ssh processes run at once.
+// remote side stalls, caps on how many ssh processes run at once (in all and
+// per host, queues served round-robin), and a minimal environment for ssh.
 import { randomBytes } from "../../crypto.ts";
 import { groupAlive, readStream, terminateGroup } from "../../tools/process_group.ts";
 import { describeError } from "../../tools/tool.ts";
+import { FairSlots } from "./fair_slots.ts";
 import { CappedBytes, FramedStream, frameScript, scriptMarkers, type ByteSink } from "./frame.ts";
+import type { RemotePolicy } from "./perl.ts";
 
 /** A backend's ssh settings, from the registry (already validated: `ssh` is `[user@]host` and never starts with `-`). */
 export interface SshTarget {
@@ -12,6 +15,8 @@ export interface SshTarget {
   ssh: string;
   ssh_port?: number;
   ssh_options?: string[];
+  /** The backend's file policy, enforced by the remote program; none when absent. */
+  policy?: RemotePolicy;
 }
 
 export interface SshRunOptions {
@@ -55,6 +60,19 @@ const AFTER_END_IDLE_MS = 300;
 /** After ssh exits, how long to keep reading pipes a leftover process may hold. */
 const PIPE_GRACE_MS = 500;
 
+/**
+ * What ssh may inherit from the hub's environment: what it needs to find its
+ * config, keys and agent, and the locale. Nothing else, so no backend token
+ * (`token_env`) or LMCP_TOKEN ever reaches ssh or what it starts (ProxyCommand).
+ */
+const SSH_ENV_NAMES = new Set(["PATH", "HOME", "USER", "LOGNAME", "SSH_AUTH_SOCK", "LANG", "LANGUAGE", "KRB5CCNAME", "TMPDIR", "XDG_RUNTIME_DIR"]);
+
+export function sshEnvironment(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && (SSH_ENV_NAMES.has(k) || k.startsWith("LC_"))) out[k] = v;
+  return out;
+}
+
 /** The ssh command line: fixed options, then the registry's, then `--` and the target. No tool argument ever goes here. */
 export function sshArgv(target: SshTarget): string[] {
   const argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"];
@@ -73,21 +91,19 @@ function lastWords(...parts: Uint8Array[]): string {
   return tail.length > 600 ? `…${tail.slice(-600)}` : tail;
 }
 
-interface Waiter {
-  grant: () => void;
-}
-
 export class SshRunner {
   readonly maxConcurrent: number;
+  readonly maxPerHost: number;
   readonly hardTimeoutMs: number;
-  private slotsTaken = 0;
-  private readonly queue: Waiter[] = [];
+  private readonly slots: FairSlots;
   private running = 0;
   private peak = 0;
 
-  constructor(opts: { maxConcurrent?: number; hardTimeoutMs?: number } = {}) {
+  constructor(opts: { maxConcurrent?: number; maxPerHost?: number; hardTimeoutMs?: number } = {}) {
     this.maxConcurrent = Math.max(1, Math.floor(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT));
+    this.maxPerHost = Math.min(this.maxConcurrent, Math.max(1, Math.floor(opts.maxPerHost ?? this.maxConcurrent)));
     this.hardTimeoutMs = Math.max(1, opts.hardTimeoutMs ?? DEFAULT_HARD_TIMEOUT_MS);
+    this.slots = new FairSlots(this.maxConcurrent, this.maxPerHost);
   }
 
   /** ssh processes running now. */
@@ -100,45 +116,14 @@ export class SshRunner {
     return this.peak;
   }
 
-  /** Calls waiting for a free slot. */
+  /** Calls waiting for a free slot, over all hosts. */
   get queued(): number {
-    return this.queue.length;
-  }
-
-  /** Waits for a slot in FIFO order; false when `signal` aborts first (the waiter then leaves the queue). */
-  private acquire(signal: AbortSignal | undefined): Promise<boolean> {
-    if (signal?.aborted) return Promise.resolve(false);
-    if (this.slotsTaken < this.maxConcurrent) {
-      this.slotsTaken++;
-      return Promise.resolve(true);
-    }
-    return new Promise<boolean>((resolve) => {
-      const onAbort = () => {
-        const i = this.queue.indexOf(waiter);
-        if (i >= 0) this.queue.splice(i, 1);
-        resolve(false);
-      };
-      const waiter: Waiter = {
-        grant: () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(true);
-        },
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.queue.push(waiter);
-    });
-  }
-
-  /** Hands the slot to the next waiter, or frees it. */
-  private release(): void {
-    const next = this.queue.shift();
-    if (next) next.grant();
-    else this.slotsTaken--;
+    return this.slots.queued;
   }
 
   async run(target: SshTarget, script: string, opts: SshRunOptions = {}): Promise<SshResult> {
     const started = performance.now();
-    if (!(await this.acquire(opts.signal))) {
+    if (!(await this.slots.acquire(target.name, opts.signal))) {
       return {
         exitCode: null,
         status: "",
@@ -155,8 +140,23 @@ export class SshRunner {
     }
     try {
       return await this.runNow(target, script, opts, started);
+    } catch (e) {
+      // A bug or a failure of the process machinery: an answer for this call, never a crash of the hub.
+      return {
+        exitCode: null,
+        status: "",
+        stdout: new Uint8Array(0),
+        stderr: new Uint8Array(0),
+        timedOut: false,
+        started: false,
+        cancelled: false,
+        sshFailed: true,
+        error: `the ssh process failed: ${describeError(e)}`,
+        sshExitCode: null,
+        durationMs: Math.round(performance.now() - started),
+      };
     } finally {
-      this.release();
+      this.slots.release(target.name);
     }
   }
 
@@ -174,6 +174,7 @@ export class SshRunner {
       proc = Bun.spawn(sshArgv(target), {
         // setsid(): ssh leads its own process group, so the cap reaches ProxyCommands and anything else it starts.
         detached: true,
+        env: sshEnvironment(),
         // A pipe kept open until ssh exits: the remote script's lifeline (see frameScript).
         stdin: "pipe",
         stdout: "pipe",
@@ -186,9 +187,10 @@ export class SshRunner {
     this.peak = Math.max(this.peak, this.running);
     const pgid = proc.pid;
     const stdin = proc.stdin;
-    // ssh may exit before reading it all (it could not connect): a broken pipe is not an error here.
+    // ssh may exit before reading it all (it could not connect, the server dropped the connection):
+    // a broken pipe (EPIPE) is not an error here, and every promise of the write is awaited, so none is left unhandled.
     const fed = (async () => {
-      stdin.write(frameScript(script, markers));
+      await stdin.write(frameScript(script, markers));
       await stdin.flush();
     })().catch(() => undefined);
 
