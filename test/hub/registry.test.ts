@@ -6,9 +6,18 @@ import { loadRegistry } from "../../src/hub/registry.ts";
 import { tempDir } from "../helpers/context.ts";
 
 let dir = "";
-afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
+const made: string[] = [];
+afterEach(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+/** A fresh temp dir, removed after the test (a test may make several). */
+const freshDir = () => {
+  const d = tempDir();
+  made.push(d);
+  return d;
+};
 const registry = (text: string) => {
-  dir = tempDir();
+  dir = freshDir();
   const f = join(dir, "backends.toml");
   writeFileSync(f, text);
   return f;
@@ -26,7 +35,7 @@ const errorOf = (f: string) => {
 describe("backends.toml", () => {
   test("reads every key, resolving token, token_file and token_env", () => {
     process.env.LMCP_TEST_BACKEND_TOKEN = "from-env";
-    dir = tempDir();
+    dir = freshDir();
     const tokenFile = join(dir, "riemann.token");
     writeFileSync(tokenFile, "# comment\nfile-token\n");
     const f = join(dir, "backends.toml");
