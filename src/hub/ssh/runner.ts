@@ -91,6 +91,23 @@ function lastWords(...parts: Uint8Array[]): string {
   return tail.length > 600 ? `…${tail.slice(-600)}` : tail;
 }
 
+/** The result of a call that never got an ssh process to run to its end. */
+function notRun(started: number, error: string, why: { cancelled?: boolean; sshFailed?: boolean }): SshResult {
+  return {
+    exitCode: null,
+    status: "",
+    stdout: new Uint8Array(0),
+    stderr: new Uint8Array(0),
+    timedOut: false,
+    started: false,
+    cancelled: why.cancelled === true,
+    sshFailed: why.sshFailed === true,
+    error,
+    sshExitCode: null,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
 export class SshRunner {
   readonly maxConcurrent: number;
   readonly maxPerHost: number;
@@ -124,37 +141,13 @@ export class SshRunner {
   async run(target: SshTarget, script: string, opts: SshRunOptions = {}): Promise<SshResult> {
     const started = performance.now();
     if (!(await this.slots.acquire(target.name, opts.signal))) {
-      return {
-        exitCode: null,
-        status: "",
-        stdout: new Uint8Array(0),
-        stderr: new Uint8Array(0),
-        timedOut: false,
-        started: false,
-        cancelled: true,
-        sshFailed: false,
-        error: "cancelled before ssh started",
-        sshExitCode: null,
-        durationMs: Math.round(performance.now() - started),
-      };
+      return notRun(started, "cancelled before ssh started", { cancelled: true });
     }
     try {
       return await this.runNow(target, script, opts, started);
     } catch (e) {
       // A bug or a failure of the process machinery: an answer for this call, never a crash of the hub.
-      return {
-        exitCode: null,
-        status: "",
-        stdout: new Uint8Array(0),
-        stderr: new Uint8Array(0),
-        timedOut: false,
-        started: false,
-        cancelled: false,
-        sshFailed: true,
-        error: `the ssh process failed: ${describeError(e)}`,
-        sshExitCode: null,
-        durationMs: Math.round(performance.now() - started),
-      };
+      return notRun(started, `the ssh process failed: ${describeError(e)}`, { sshFailed: true });
     } finally {
       this.slots.release(target.name);
     }
