@@ -91,14 +91,21 @@ try {
   await race.p.stop();
   report(`| symlink-race leaks (read_file on a link flipped by another process) | ${r.leaks} of ${r.requests} calls in ${SECONDS} s | goal 0 | ${r.leaks === 0 ? "pass" : "FAIL"} |`);
 
-  // 2. read_file throughput, median of RUNS, this binary and the baseline.
-  for (const [name, bin] of [["this build", binary], ...(values.baseline ? [["baseline", values.baseline]] : [])] as const) {
-    const s = await serve(bin, []);
-    await wrk(s.url, luaFor(join(inside, "small.txt"), false), 2); // warm-up
-    const rps: number[] = [];
-    for (let i = 0; i < RUNS; i++) rps.push((await wrk(s.url, luaFor(join(inside, "small.txt"), false), 5)).rps);
-    await s.p.stop();
-    report(`| read_file req/s, 8 connections (wrk), ${name} | ${median(rps).toFixed(0)} (runs: ${rps.map((x) => x.toFixed(0)).join(", ")}) | | |`);
+  // 2. read_file throughput: both servers up at once, runs interleaved so drift on a shared machine hits both alike.
+  const builds = [["this build", binary], ...(values.baseline ? [["baseline", values.baseline]] : [])] as const;
+  const servers = [];
+  for (const [, bin] of builds) servers.push(await serve(bin, []));
+  const lua = luaFor(join(inside, "small.txt"), false);
+  for (const s of servers) await wrk(s.url, lua, 2); // warm-up
+  const rps: number[][] = builds.map(() => []);
+  for (let i = 0; i < RUNS; i++) for (const [k, s] of servers.entries()) rps[k]!.push((await wrk(s.url, lua, 5)).rps);
+  for (const s of servers) await s.p.stop();
+  for (const [k, [name]] of builds.entries()) {
+    report(`| read_file req/s, 8 connections (wrk), ${name} | ${median(rps[k]!).toFixed(0)} (runs: ${rps[k]!.map((x) => x.toFixed(0)).join(", ")}) | | |`);
+  }
+  if (rps.length === 2) {
+    const change = (100 * (median(rps[0]!) - median(rps[1]!))) / median(rps[1]!);
+    report(`| read_file req/s change against the baseline | ${change >= 0 ? "+" : ""}${change.toFixed(1)} % | ≥ −5 % | ${change >= -5 ? "pass" : "FAIL"} |`);
   }
   appendFileSync(join(benchDir, "results.md"), `\n## File policy (bun bench/policy.ts, ${new Date().toISOString().slice(0, 10)})\n\n| what | measured | goal | result |\n|---|---|---|---|\n${lines.join("\n")}\n`);
 } finally {
