@@ -71,10 +71,18 @@ export function hostCheck(boundAddress: string, allowedHosts: string[]): HostChe
   for (const h of allowedHosts) allowed.add(canonicalHost(h) ?? h.toLowerCase());
   if (onLoopback) for (const n of [...LOOPBACK_NAMES, bound]) allowed.add(n);
   const expected = [...allowed].join(", ");
+  // Clients send the same Host on every request: remember the verdicts for a few values (bounded, so a
+  // client that sends a new value each time only costs the parse).
+  const seen = new Map<string, boolean>();
   return {
     allows(value) {
+      const known = seen.get(value);
+      if (known !== undefined) return known;
       const parsed = parseHostHeader(value);
-      return parsed !== null && allowed.has(parsed.host);
+      const ok = parsed !== null && allowed.has(parsed.host);
+      if (seen.size >= 64) seen.clear();
+      seen.set(value, ok);
+      return ok;
     },
     expected,
   };

@@ -26,6 +26,8 @@ export class ReplyBudget {
   /** The JSON text to send for `reply`; `toolCall` says it answers tools/call, whose oversize result becomes an error result. */
   fit(reply: Reply, toolCall: boolean, inBatch: boolean): string {
     const json = JSON.stringify(reply);
+    // A UTF-16 unit is at most 3 UTF-8 bytes: a lone reply that fits even so needs no exact count.
+    if (!inBatch && this.kept === 0 && json.length * 3 <= this.max) return json;
     const bytes = Buffer.byteLength(json) + (inBatch ? 1 : 0); // a batch adds a separator per reply
     this.wanted += bytes;
     if (this.kept + bytes <= this.max) {
