@@ -1,6 +1,7 @@
 // list_dir: a directory's entries with type, size, time and mode, like
 // `LC_ALL=C ls -la` but as data; symlinks are shown as links, with targets.
-import { closeSync, lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
+import { closeSync, lstatSync, readlinkSync, type Stats } from "node:fs";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { dirEntryBase, openChecked } from "../policy/open.ts";
@@ -9,7 +10,21 @@ import { pathFailure, resolveUserPath } from "./paths.ts";
 import { defineTool, fail, ok, type ToolOutcome } from "./tool.ts";
 
 /** A listing stops here, whatever max_entries says, so one reply stays well inside the HTTP reply cap. */
-const MAX_LISTING_BYTES = 4 * 1024 * 1024;
+const MAX_LISTING_BYTES = 2 * 1024 * 1024;
+/** Listings at once: each may hold a huge directory's names, so a batch of them waits its turn instead of all at once. */
+const MAX_CONCURRENT_LISTINGS = 2;
+let listingsRunning = 0;
+const listingQueue: (() => void)[] = [];
+
+async function takeListingSlot(): Promise<() => void> {
+  if (listingsRunning >= MAX_CONCURRENT_LISTINGS) await new Promise<void>((resolve) => listingQueue.push(resolve));
+  else listingsRunning++;
+  return () => {
+    const next = listingQueue.shift();
+    if (next) next(); // the slot passes straight to the next listing
+    else listingsRunning--;
+  };
+}
 const SLICE_MS = 5;
 
 const input = z.object({
@@ -127,12 +142,14 @@ export const listDir = defineTool({
   async run(args, ctx) {
     const path = resolveUserPath(args.path);
     let fd: number | undefined;
+    const release = await takeListingSlot();
     try {
+      if (ctx.signal.aborted) return fail("cancelled");
       const opened = openChecked(ctx.policy ?? permissivePolicy, path, "dir", (st) => (st.isDirectory() ? undefined : notADirProblem(path, st.isFile())));
       fd = opened.fd;
       // Entries are read through the fd the policy approved, so a directory swapped in mid-call is never listed.
       const at = dirEntryBase(fd, opened.real ?? path);
-      const allNames = readdirSync(at);
+      const allNames = await readdir(at); // off the main thread: a directory of a million names takes a while
       const names = args.all ? allNames : allNames.filter((n) => !n.startsWith("."));
       const hidden = allNames.length - names.length;
       names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -163,6 +180,7 @@ export const listDir = defineTool({
       return pathFailure("cannot list", err);
     } finally {
       if (fd !== undefined) closeSync(fd);
+      release();
     }
   },
 });
