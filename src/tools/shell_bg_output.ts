@@ -1,11 +1,12 @@
 // shell_bg_output: pages a shell_bg job's log by byte offset, with a cursor to
 // continue from, while the job runs and after it (or the server) ended.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
 import { z } from "zod";
+import { Refused } from "../policy/open.ts";
 import { jobStatus, readJobRecord } from "./jobs.ts";
 import { decodeUtf8, headBoundary, tailBoundary } from "./output_cut.ts";
-import { jobIdField } from "./shell_bg_status.ts";
-import { defineTool, describeError, fail, ok } from "./tool.ts";
+import { jobIdField, openJobLog } from "./shell_bg_status.ts";
+import { defineTool, deny, describeError, fail, ok } from "./tool.ts";
 
 const input = z.object({
   job_id: jobIdField,
@@ -96,8 +97,9 @@ export const shellBgOutput = defineTool({
 
     let fd: number;
     try {
-      fd = openSync(rec.log_path, "r");
+      fd = openJobLog(rec.log_path, ctx.policy);
     } catch (err) {
+      if (err instanceof Refused) return err.denied ? deny(`job ${rec.job_id}'s log: ${err.message}`) : fail(`cannot read the log of job ${rec.job_id}: ${err.message}`);
       return fail(`cannot read the log of job ${rec.job_id}: ${describeError(err)}`);
     }
     try {

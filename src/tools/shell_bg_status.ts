@@ -1,6 +1,8 @@
 // shell_bg_status: whether a shell_bg job is running, its exit code, and the end of its log.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
 import { z } from "zod";
+import { openChecked } from "../policy/open.ts";
+import { type FilePolicy, permissivePolicy } from "../policy/rules.ts";
 import { type JobRecord, jobStatus, readJobRecord } from "./jobs.ts";
 import { decodeUtf8, tailBoundary } from "./output_cut.ts";
 import { defineTool, describeError, fail, ok } from "./tool.ts";
@@ -8,12 +10,20 @@ import { defineTool, describeError, fail, ok } from "./tool.ts";
 export const DEFAULT_TAIL_LINES = 20;
 export const MAX_TAIL_LINES = 500;
 
+/**
+ * Opens a job's log for reading under the file policy: the record names a path, and whatever sits
+ * there now (a link swapped in to a token file, say) is checked like any read_file.
+ */
+export function openJobLog(path: string, policy: FilePolicy = permissivePolicy): number {
+  return openChecked(policy, path, "file", (st) => (st.isFile() ? undefined : `${path} is no longer a regular file`)).fd;
+}
+
 /** The last `lines` lines of a file, reading at most `maxBytes` from its end. */
-export function readLogTail(path: string, lines: number, maxBytes: number): { text: string } | { error: string } {
+export function readLogTail(path: string, lines: number, maxBytes: number, policy?: FilePolicy): { text: string } | { error: string } {
   if (lines === 0) return { text: "" };
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    fd = openJobLog(path, policy);
   } catch (err) {
     return { error: describeError(err) };
   }
@@ -73,9 +83,9 @@ const output = z.object(jobStatusFields);
 export type JobStatusReport = z.output<typeof output>;
 
 /** The job's status and log tail as data plus the readable text both tools reply with. */
-export function jobStatusReport(stateDir: string, rec: JobRecord, tailLines: number, maxBytes: number): { data: JobStatusReport; text: string } {
+export function jobStatusReport(stateDir: string, rec: JobRecord, tailLines: number, maxBytes: number, policy?: FilePolicy): { data: JobStatusReport; text: string } {
   const status = jobStatus(stateDir, rec);
-  const tail = readLogTail(rec.log_path, tailLines, maxBytes);
+  const tail = readLogTail(rec.log_path, tailLines, maxBytes, policy);
   const notes = [status.note, "error" in tail ? `log unreadable: ${tail.error}` : undefined].filter(Boolean);
 
   const data: JobStatusReport = {
@@ -113,7 +123,7 @@ export const shellBgStatus = defineTool({
   async run(args, ctx) {
     const found = readJobRecord(ctx.stateDir, args.job_id);
     if ("error" in found) return fail(found.error);
-    const report = jobStatusReport(ctx.stateDir, found.record, args.tail_lines ?? DEFAULT_TAIL_LINES, ctx.limits.maxOutputBytes);
+    const report = jobStatusReport(ctx.stateDir, found.record, args.tail_lines ?? DEFAULT_TAIL_LINES, ctx.limits.maxOutputBytes, ctx.policy);
     return ok(report.data, report.text);
   },
 });

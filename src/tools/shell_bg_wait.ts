@@ -1,6 +1,7 @@
 // shell_bg_wait: blocks until a shell_bg job exits or a timeout passes, so an
 // agent need not poll shell_bg_status; the server polls the exit file cheaply.
 import { z } from "zod";
+import type { FilePolicy } from "../policy/rules.ts";
 import { type JobRecord, jobStatus, readJobRecord } from "./jobs.ts";
 import { DEFAULT_TAIL_LINES, jobIdField, jobStatusFields, jobStatusReport, readLogTail, tailLinesField } from "./shell_bg_status.ts";
 import { defineTool, fail, ok, type ToolContext } from "./tool.ts";
@@ -47,8 +48,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function lastLogLine(rec: JobRecord): string {
-  const tail = readLogTail(rec.log_path, 1, 4096);
+function lastLogLine(rec: JobRecord, policy: FilePolicy | undefined): string {
+  const tail = readLogTail(rec.log_path, 1, 4096, policy);
   const line = "text" in tail ? tail.text.trim() : "";
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
@@ -64,7 +65,7 @@ async function waitForExit(rec: JobRecord, timeoutMs: number, ctx: ToolContext):
     if (now - started >= timeoutMs) return "timed_out";
     if (now >= nextProgress) {
       const secs = Math.round((now - started) / 1000);
-      const line = lastLogLine(rec);
+      const line = lastLogLine(rec, ctx.policy);
       ctx.progress(`running ${secs}s${line ? `: ${line}` : ""}`, secs, timeoutMs / 1000).catch(() => undefined);
       nextProgress += WAIT_PROGRESS_MS;
     }
@@ -96,7 +97,7 @@ export const shellBgWait = defineTool({
     if (outcome === "cancelled") return fail(`the wait was cancelled; job ${rec.job_id} was not touched and may still be running`);
 
     const waitedMs = Date.now() - started;
-    const report = jobStatusReport(ctx.stateDir, rec, args.tail_lines ?? DEFAULT_TAIL_LINES, ctx.limits.maxOutputBytes);
+    const report = jobStatusReport(ctx.stateDir, rec, args.tail_lines ?? DEFAULT_TAIL_LINES, ctx.limits.maxOutputBytes, ctx.policy);
     const timedOut = report.data.state === "running";
     const head = timedOut
       ? `still running after waiting ${(waitedMs / 1000).toFixed(1)} s (timeout); wait again, read the log with shell_bg_output, or stop it with shell_bg_kill`

@@ -154,6 +154,24 @@ describe("case 7: shell_bg's log_path is checked where it is opened", () => {
   });
 });
 
+describe("a job's log swapped for a link to a secret", () => {
+  test("shell_bg_output and shell_bg_status refuse it, for the reader too", async () => {
+    const log = join(root, "job.log");
+    const started = await callTool(full, "shell_bg", { command: "echo job-ran", log_path: log });
+    expect(started.isError).toBeFalsy();
+    const jobId = (started.structuredContent as { job_id: string }).job_id;
+    await waitFor("the job's output", () => (existsSync(log) && readFileSync(log, "utf8").includes("job-ran") ? true : undefined));
+    rmSync(log);
+    symlinkSync(join(home, "token"), log);
+    for (const client of [full, reader]) {
+      const out = await callTool(client, "shell_bg_output", { job_id: jobId });
+      expect(out.isError).toBe(true);
+      const status = await callTool(client, "shell_bg_status", { job_id: jobId });
+      expect(secretsIn(JSON.stringify(out) + JSON.stringify(status))).toEqual([]);
+    }
+  });
+});
+
 describe("case 15: read_file never opens what is not a regular file, edit_file is bounded", () => {
   test("a FIFO's waiting writer is not released by read_file", async () => {
     const fifo = join(root, "fifo");
