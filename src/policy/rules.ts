@@ -32,6 +32,9 @@ const writeProtectedNames = /^authorized_keys2?$/;
 
 export const inodeKey = (st: Pick<Stats, "dev" | "ino">): string => `${st.dev}:${st.ino}`;
 
+/** Any process's environment and memory: another lmcp (a hub on this host) keeps tokens there. */
+const PROC_SECRETS = /^\/proc\/(?:\d+|self|thread-self)(?:\/task\/\d+)?\/(?:environ|mem|pagemap)$/;
+
 const within = (path: string, root: string) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 
 const isRotationOf = (path: string, file: string) => path === file || (path.startsWith(`${file}.`) && /^\d+$/.test(path.slice(file.length + 1)));
@@ -59,6 +62,9 @@ export function refusal(policy: FilePolicy, real: string, access: Access, st?: P
   }
   if ((st && policy.secretInodes.includes(inodeKey(st))) || policy.secretFiles.some((f) => isRotationOf(real, f)) || policy.secretDirs.some((d) => within(real, d))) {
     return `${real} is one of lmcp's own secrets (tokens, config, host registry, audit log); the file tools never ${access} it, whatever the token. Change it by hand on the host`;
+  }
+  if (PROC_SECRETS.test(real)) {
+    return `${real} is a process's environment or memory, where tokens live (the hub's backend tokens, for one); the file tools never ${access} these for any process. Use shell if you must`;
   }
   if (ownProcEntry(real, policy.pid)) {
     return `${real} belongs to the lmcp server process itself (its memory and environment hold tokens); the file tools never ${access} it`;

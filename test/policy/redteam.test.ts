@@ -57,6 +57,7 @@ describe("case 1: secrets are never read, for any token", () => {
       `/proc/${server.proc.pid}/environ`,
       `/proc/${server.proc.pid}/mem`,
       `/proc/${server.proc.pid}/cmdline`,
+      `/proc/${process.pid}/environ`, // another process of the same user (a hub keeps backend tokens in its environment)
     ];
     for (const client of [reader, full]) {
       for (const path of targets) {
