@@ -67,9 +67,9 @@ echo "shellcheck: 0 findings in install.sh, check.sh, postinst, prerm, postrm, l
 step "lintian"
 for deb in "${debs[@]}"; do
   out="$work/lintian.out"
-  lintian --pedantic --display-info --fail-on error,warning "$deb" >"$out" 2>&1 || { cat "$out"; fail "lintian $(basename "$deb")"; }
+  TMPDIR="$work" lintian --pedantic --display-info --fail-on error,warning "$deb" >"$out" 2>&1 || { cat "$out"; fail "lintian $(basename "$deb")"; }
   summary="$(awk '/^E: /{e++} /^W: /{w++} /^I: /{i++} /^P: /{p++} END {printf "%d errors, %d warnings, %d info, %d pedantic", e, w, i, p}' "$out")"
-  overridden="$(lintian --pedantic --display-info --show-overrides "$deb" 2>/dev/null | grep -c '^O: ' || true)"
+  overridden="$(TMPDIR="$work" lintian --pedantic --display-info --show-overrides "$deb" 2>/dev/null | grep -c '^O: ' || true)"
   echo "lintian $(basename "$deb"): $summary ($overridden overridden, each with its reason in packaging/debian/lintian-overrides)"
 done
 
