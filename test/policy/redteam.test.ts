@@ -7,7 +7,7 @@ import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, realpathSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { type StartedServer, callTool, connect, pidAlive, resultText, startServer, waitFor } from "../helpers/server.ts";
+import { type StartedServer, callTool, connect, pidAlive, resultText, rpc, startServer, waitFor } from "../helpers/server.ts";
 
 const FULL = "full-token-redteam-1";
 const READER = "reader-token-redteam-2";
@@ -217,6 +217,25 @@ describe("case 13: the server's token is not in its environment", () => {
       }
     } finally {
       await s.stop();
+    }
+  });
+});
+
+describe("case 14: the Host check on every loopback spelling", () => {
+  test("a listener given as 127.1 or [::ffff:127.0.0.1] refuses a foreign or malformed Host", async () => {
+    for (const listen of ["127.1:0", "[::ffff:127.0.0.1]:0"]) {
+      const s = await startServer({ args: ["--listen", listen] });
+      try {
+        const port = new URL(s.url).port;
+        for (const host of ["evil.example", `evil.example:${port}`, `[::1]evil.com:${port}`, `localhost:${port}x`]) {
+          const res = await rpc(s, { jsonrpc: "2.0", id: 1, method: "ping" }, { host });
+          expect(res.status, `${listen} Host: ${host}`).toBe(403);
+        }
+        const ok = await rpc(s, { jsonrpc: "2.0", id: 1, method: "ping" }, { host: `localhost:${port}` });
+        expect(ok.status).toBe(200);
+      } finally {
+        await s.stop();
+      }
     }
   });
 });
