@@ -8,7 +8,7 @@ import { Hub } from "../hub/hub.ts";
 import { loadRegistry } from "../hub/registry.ts";
 import { hubTools } from "../hub/remote_tools.ts";
 import { openAudit } from "../audit/audit_log.ts";
-import { createMcpServer } from "../mcp/server.ts";
+import { createMcpServer, headerToolChecks } from "../mcp/server.ts";
 import { serveTools } from "../tools/registry.ts";
 import { version } from "../version.ts";
 import { parseFlags } from "./args.ts";
@@ -53,6 +53,8 @@ export async function hubCommand(argv: string[]): Promise<number> {
   scrubSecretEnv(["LMCP_TOKEN"]); // read into settings; nothing the hub starts may inherit it
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   const hub = new Hub(loadRegistry(settings.backendsFile), settings);
+  const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
+  const tools = hubTools(hub, serveTools);
   const mcp = createMcpServer({
     name: settings.name,
     title: `lmcp hub ${settings.name}`,
@@ -60,13 +62,14 @@ export async function hubCommand(argv: string[]): Promise<number> {
     instructions:
       "A hub for a fleet of hosts. Call remote_list_hosts to see the hosts and their state; every remote_* tool takes `host`. " +
       "Use remote_shell_many to run one command on several hosts. Results say whether they came via lmcp or via ssh.",
-    tools: hubTools(hub, serveTools),
+    tools,
     context: { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir },
-    audit: openAudit(settings.auditLog, settings.auditMaxBytes),
+    audit,
   });
   const running = await startHttp({
     settings,
     mcp,
+    ...headerToolChecks(tools, audit),
     onReload() {
       try {
         const fresh = loadRegistry(settings.backendsFile);

@@ -8,7 +8,7 @@ import { logEvent } from "../http/log.ts";
 import { openAudit } from "../audit/audit_log.ts";
 import { scrubSecretEnv } from "../config/scrub_env.ts";
 import { secretSources } from "../config/secrets.ts";
-import { createMcpServer } from "../mcp/server.ts";
+import { createMcpServer, headerToolChecks } from "../mcp/server.ts";
 import { makeFilePolicy, refreshSecrets } from "../policy/rules.ts";
 import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
 import { cleanOldJobs } from "../tools/jobs.ts";
@@ -76,6 +76,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // Token files minted or rotated (new inodes) and registries edited since start are picked up within a second.
   setInterval(() => refreshSecrets(policy, sources()), 1000).unref();
 
+  const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
   const mcp = createMcpServer({
     name: settings.name,
     title: `lmcp on ${settings.name}`,
@@ -88,7 +89,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     tools: serveTools,
     context: { limits: settings.limits, stateDir: settings.stateDir },
     policy,
-    audit: openAudit(settings.auditLog, settings.auditMaxBytes),
+    audit,
   });
 
   if (values.stdio) {
@@ -101,7 +102,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const running = await startHttp({ settings, mcp });
+  const running = await startHttp({ settings, mcp, ...headerToolChecks(serveTools, audit) });
   exitOnSignals(running);
   await new Promise(() => {}); // serve until a signal ends the process
   return 0;

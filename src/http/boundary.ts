@@ -3,6 +3,7 @@
 // slots, JSON depth and size caps.
 // Each check is a small function over a Web-standard Request; the first that
 // answers ends the request before any later check (or any body byte) runs.
+import type { TokenScope } from "../config/tokens.ts";
 import { type BearerAuth, type Caller, anonymous } from "./auth.ts";
 import { LOOPBACK_NAMES, canonicalHost, isLoopback, parseHostHeader } from "./host_names.ts";
 import { type BodySlots, LARGE_BODY_BYTES, LARGE_BODY_SLOTS, LARGE_BODY_WAIT_MS, type Release } from "./body_slots.ts";
@@ -22,6 +23,10 @@ export interface BoundaryOptions {
   maxBodyBytes: number;
   /** Slots for bodies over LARGE_BODY_BYTES. */
   largeBodies: BodySlots;
+  /** A tool's scope by name (undefined: not a tool of this server), for the Mcp-Name check before the body is read. */
+  toolScope?: ((name: string) => TokenScope | undefined) | undefined;
+  /** Told of each call refused from its headers, so it is audited like any refusal. */
+  onDenied?: ((caller: Caller, client: string, tool: string, reason: string) => void) | undefined;
 }
 
 /** A request that passed every check: its body text and the caller's identity (token index, -1 without auth). */
@@ -132,7 +137,7 @@ export function corsHeaders(origin: string): Record<string, string> {
   return {
     "access-control-allow-origin": origin,
     "access-control-allow-methods": "POST, OPTIONS",
-    "access-control-allow-headers": "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, last-event-id",
+    "access-control-allow-headers": "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, mcp-method, mcp-name, last-event-id, traceparent",
     "access-control-expose-headers": "mcp-protocol-version, www-authenticate",
     "access-control-max-age": "600",
     vary: "origin",
@@ -150,6 +155,22 @@ export function checkAuth(req: Request, opts: BoundaryOptions, log: RequestLog):
     "www-authenticate": presented ? 'Bearer realm="lmcp", error="invalid_token"' : 'Bearer realm="lmcp"',
     connection: "close",
   });
+}
+
+/**
+ * A read-only token's call of a write or exec tool, refused from the request's `Mcp-Method` and `Mcp-Name`
+ * headers (MCP 2026-07-28 clients send them) before any body byte is read. A name this server does not know
+ * (or one the headers encode) is left to the body check, which refuses the same calls whatever the headers say.
+ */
+export function checkToolHeader(req: Request, opts: BoundaryOptions, caller: Caller, log: RequestLog): Response | undefined {
+  if (!opts.toolScope || caller.scope !== "read-only") return undefined;
+  if (req.headers.get("mcp-method") !== "tools/call") return undefined;
+  const name = req.headers.get("mcp-name");
+  if (name === null || opts.toolScope(name) !== "full") return undefined;
+  log.outcome = "forbidden_tool";
+  const reason = `Tool ${name} is not available to this token: it is read-only (no shell, no writes). Ask the operator for a full token.`;
+  opts.onDenied?.(caller, log.client, name, reason);
+  return jsonRpcError(403, -32602, reason);
 }
 
 /** A 503 for a large body that found no free slot: what happened and what to do. */
@@ -240,6 +261,9 @@ export async function admit(req: Request, opts: BoundaryOptions, log: RequestLog
   }
   const identity = checkAuth(req, opts, log);
   if (identity instanceof Response) return identity;
+  const caller = opts.auth ? opts.auth.caller(identity) : anonymous;
+  const toolRefused = checkToolHeader(req, opts, caller, log);
+  if (toolRefused) return toolRefused;
   const type = req.headers.get("content-type");
   if (type === null || !/^application\/json\b/i.test(type)) {
     log.outcome = "unsupported_media_type";
@@ -259,5 +283,5 @@ export async function admit(req: Request, opts: BoundaryOptions, log: RequestLog
         : `Parse error: the JSON holds more than ${MAX_JSON_VALUES} values; send bulk data as one string (e.g. write_file content), or fewer calls per batch`,
     );
   }
-  return { body: body.text, release: body.release, identity, caller: opts.auth ? opts.auth.caller(identity) : anonymous, corsOrigin };
+  return { body: body.text, release: body.release, identity, caller, corsOrigin };
 }

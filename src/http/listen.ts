@@ -21,6 +21,10 @@ export interface HttpOptions {
   mcp: McpServer;
   /** Extra SIGHUP work (the hub re-reads its registry); returns a line for the log. */
   onReload?: () => string;
+  /** A tool's scope by name, so a read-only token's write or exec call is refused from its Mcp-Name header. */
+  toolScope?: BoundaryOptions["toolScope"];
+  /** Audits a call refused from its headers. */
+  onDenied?: BoundaryOptions["onDenied"];
 }
 
 /** Long tool calls must not be cut by Bun's idle timeout once the body is in. */
@@ -64,7 +68,7 @@ function boundAddress(server: Bun.Server<undefined>, configured: string): string
   return typeof address === "string" && address !== "" ? address : configured;
 }
 
-export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promise<RunningHttp> {
+export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
   const transport = new CallTransport();
   await mcp.connect(transport);
@@ -77,6 +81,8 @@ export async function startHttp({ settings, mcp, onReload }: HttpOptions): Promi
     hostCheck: null,
     maxBodyBytes: settings.maxBodyBytes,
     largeBodies: new BodySlots(LARGE_BODY_SLOTS),
+    toolScope,
+    onDenied,
   };
 
   const idleGc = idleCollector();

@@ -38,8 +38,32 @@ export interface McpServerOptions {
   audit?: AuditSink;
 }
 
+/** A W3C trace context from a request's `_meta` (MCP carries it as `_meta.traceparent`), when well formed. */
+function traceparentOf(meta: unknown): string | undefined {
+  const t = meta && typeof meta === "object" ? (meta as { traceparent?: unknown }).traceparent : undefined;
+  return typeof t === "string" && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(t) ? t : undefined;
+}
+
 /** Tools a read-only token may see and call. */
 const isReadOnly = (def: ToolDef) => def.annotations.readOnlyHint === true;
+
+/**
+ * What the HTTP boundary needs to refuse a read-only token's write or exec call from its Mcp-Name header
+ * (before the body is read), and to audit that refusal like every other.
+ */
+export function headerToolChecks(tools: ToolDef[], audit: AuditSink | undefined) {
+  const scopes = new Map(tools.map((t) => [t.name, isReadOnly(t) ? ("read-only" as const) : ("full" as const)]));
+  return {
+    toolScope: (name: string) => scopes.get(name),
+    onDenied: (caller: { id: string }, client: string, tool: string, reason: string) => {
+      try {
+        audit?.write(auditEntry(tool, {}, { ok: false, error: reason, denied: true }, { client, token: caller.id }, 0));
+      } catch (err) {
+        logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
+      }
+    },
+  };
+}
 
 /** The tools/list entry for a definition; JSON Schema draft-07, as the SDK emits for its own tools. */
 export function describeTool(def: ToolDef): Tool {
@@ -95,7 +119,7 @@ export function createMcpServer(opts: McpServerOptions): Server {
       const who = { client: String(extra.authInfo?.extra?.client ?? "stdio"), token: extra.authInfo?.clientId ?? "stdio" };
       const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
       try {
-        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: extra.signal.aborted }));
+        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: extra.signal.aborted, traceparent: traceparentOf(request.params._meta) }));
       } catch (err) {
         logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
       }
