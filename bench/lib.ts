@@ -1,5 +1,6 @@
 // What the benchmark rows share: free ports, processes that announce their
-// address, the load generator in its own process, and medians with spread.
+// address, wrk (a C load generator) driven by a Lua script, and medians with spread.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -52,22 +53,79 @@ export const pingReady = (url: string, token: string) => async () =>
     })
   ).status === 200;
 
-export interface LoadResult {
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  errors: number;
-  requests: number;
+export const wrkMissing = "the bench drives its load with wrk, a C load generator, so the client does not cap the figures: apt-get install wrk";
+
+/** Exits non-zero, saying how to get it, when wrk is not on PATH; call it before any work. */
+export function requireWrk(): void {
+  if (Bun.which("wrk")) return;
+  console.error(`bench: wrk not found; ${wrkMissing}`);
+  process.exit(1);
 }
 
-/** Runs bench/load.ts in its own process against one endpoint. */
-export async function load(url: string, token: string, body: unknown, connections: number, seconds: number): Promise<LoadResult> {
-  const p = Bun.spawn([bun, join(benchDir, "load.ts"), url, token, JSON.stringify(body), String(connections), String(seconds)], { stdout: "pipe", stderr: "inherit" });
-  const out = await new Response(p.stdout).text();
-  if ((await p.exited) !== 0) throw new Error(`load generator failed against ${url}`);
-  const r = JSON.parse(out) as LoadResult;
-  if (r.errors > 0) throw new Error(`${r.errors} of ${r.requests} requests to ${url} failed`);
-  return r;
+/** Lua that makes wrk POST one JSON body with a Bearer token and the headers an MCP client sends. */
+export function wrkPost(token: string, body: unknown): string {
+  // JSON.stringify of a string is also a valid Lua string literal for the text we send (no control characters).
+  return `wrk.method = "POST"
+wrk.body = ${JSON.stringify(JSON.stringify(body))}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+wrk.headers["Authorization"] = ${JSON.stringify(`Bearer ${token}`)}
+`;
+}
+
+/** A done() hook that prints the run's latency percentiles (wrk keeps them in µs) for wrk() to read. */
+export const wrkLatencyHook = `function done(summary, latency, requests)
+  io.write(string.format("LATENCY_US p50=%d p99=%d\\n", latency:percentile(50), latency:percentile(99)))
+end
+`;
+
+export interface WrkResult {
+  requests: number;
+  rps: number;
+  /** From wrkLatencyHook; NaN when the script has another done() hook. */
+  p50_ms: number;
+  p99_ms: number;
+  /** wrk's non-2xx and socket-error lines, "" when there were none. */
+  errors: string;
+  /** wrk's whole output, for lines a script's own done() hook prints. */
+  out: string;
+}
+
+/** One closed-loop wrk run of `lua` against url: `connections` connections over at most 2 threads. */
+export async function wrk(url: string, lua: string, opts: { seconds: number; connections?: number }): Promise<WrkResult> {
+  if (!Bun.which("wrk")) throw new Error(wrkMissing);
+  const connections = opts.connections ?? 8;
+  const dir = mkdtempSync(join(benchDir, ".work-wrk-"));
+  try {
+    const script = join(dir, "request.lua");
+    writeFileSync(script, lua);
+    const argv = ["wrk", `-t${Math.min(2, connections)}`, `-c${connections}`, `-d${opts.seconds}s`, "-s", script, url];
+    const p = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    if ((await p.exited) !== 0) throw new Error(`wrk against ${url} failed: ${err.trim() || out.trim()}`);
+    const us = (name: string) => Number(new RegExp(`LATENCY_US.*\\b${name}=(\\d+)`).exec(out)?.[1] ?? NaN) / 1000;
+    return {
+      requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN),
+      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+      p50_ms: us("p50"),
+      p99_ms: us("p99"),
+      errors: (out.match(/^\s*(Non-2xx.*|Socket errors.*)$/gm) ?? []).map((l) => l.trim()).join("; "),
+      out,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Fails unless one POST of body answers 200 with a JSON-RPC result that is not a tool error (wrk counts only statuses). */
+export async function expectResult(url: string, token: string, body: unknown): Promise<void> {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status !== 200 || !text.includes('"result"') || text.includes('"isError":true')) throw new Error(`${url} answered ${r.status}: ${text.slice(0, 300)}`);
 }
 
 export interface Stat {
@@ -76,14 +134,20 @@ export interface Stat {
   max: number;
 }
 
-export async function repeat(n: number, f: () => Promise<number>): Promise<Stat> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) xs.push(await f());
-  xs.sort((a, b) => a - b);
+export function stat(values: number[]): Stat {
+  const xs = [...values].sort((a, b) => a - b);
   return { median: xs[Math.floor(xs.length / 2)]!, min: xs[0]!, max: xs[xs.length - 1]! };
 }
 
+export async function repeat(n: number, f: () => Promise<number>): Promise<Stat> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) xs.push(await f());
+  return stat(xs);
+}
+
 export const fmt = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+/** A difference with its sign, "+0.22" or "−0.01". */
+export const signed = (x: number, digits = 2) => (x < 0 ? `−${fmt(-x, digits)}` : `+${fmt(x, digits)}`);
 export const spread = (s: Stat, digits = 2) => `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 
 export function machineFacts(): string {

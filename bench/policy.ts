@@ -8,7 +8,7 @@
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { benchDir, freePort, pingReady, repoRoot, startProcess } from "./lib.ts";
+import { benchDir, freePort, pingReady, repoRoot, wrk as runWrk, startProcess } from "./lib.ts";
 
 const { values } = parseArgs({ options: { binary: { type: "string" }, baseline: { type: "string" }, seconds: { type: "string" }, runs: { type: "string" } } });
 const binary = values.binary ?? join(repoRoot, "dist", `lmcp-${process.platform}-${process.arch}`);
@@ -34,7 +34,7 @@ wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Authorization"] = "Bearer ${TOKEN}"
 ${
   countMarker
-    ? `local leaks = 0
+    ? `leaks = 0 -- a global: thread:get() reads only globals
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) leaks = 0 end
@@ -49,16 +49,8 @@ end`
 };
 
 async function wrk(url: string, lua: string, seconds: number, connections = 8): Promise<{ requests: number; rps: number; leaks: number; errors: string }> {
-  const script = join(work, `s-${Math.random().toString(36).slice(2)}.lua`);
-  writeFileSync(script, lua);
-  const p = Bun.spawn(["wrk", "-t2", `-c${connections}`, `-d${seconds}s`, "-s", script, url], { stdout: "pipe", stderr: "pipe" });
-  const out = await new Response(p.stdout).text();
-  await p.exited;
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const leaks = Number(/LEAKS (\d+)/.exec(out)?.[1] ?? 0);
-  const errors = /Non-2xx.*|Socket errors.*/.exec(out)?.[0] ?? "";
-  return { requests, rps, leaks, errors };
+  const r = await runWrk(url, lua, { seconds, connections });
+  return { ...r, leaks: Number(/LEAKS (\d+)/.exec(r.out)?.[1] ?? NaN) };
 }
 
 async function serve(bin: string, args: string[]) {
