@@ -53,11 +53,15 @@ async function wrk(url: string, lua: string, seconds: number, connections = 8): 
   return { ...r, leaks: Number(/LEAKS (\d+)/.exec(r.out)?.[1] ?? NaN) };
 }
 
+/** Every process this bench starts, stopped in `finally` whatever fails. */
+const started: { stop(): Promise<void> }[] = [];
+
 async function serve(bin: string, args: string[]) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/mcp`;
   const env = { HOME: work, XDG_CONFIG_HOME: join(work, "config"), XDG_STATE_HOME: join(work, "state"), LMCP_TOKEN: TOKEN, LMCP_AUDIT_LOG: "off" };
   const p = await startProcess([bin, "serve", "--listen", `127.0.0.1:${port}`, ...args], env, pingReady(url, TOKEN));
+  started.push(p);
   return { url, p };
 }
 
@@ -77,6 +81,7 @@ try {
     ["bash", "-c", `end=$((SECONDS+${SECONDS + 5})); while [ $SECONDS -lt $end ]; do ln -sfn ${inside}/inside.txt ${inside}/link; ln -sfn ${work}/outside/secret.txt ${inside}/link; done`],
     { stdout: "ignore", stderr: "ignore" },
   );
+  started.push({ stop: async () => void (flipper.kill("SIGKILL"), await flipper.exited) });
   const r = await wrk(race.url, luaFor(join(inside, "link"), true), SECONDS);
   flipper.kill("SIGKILL");
   await flipper.exited;
@@ -101,5 +106,6 @@ try {
   }
   appendFileSync(join(benchDir, "results.md"), `\n## File policy (bun bench/policy.ts, ${new Date().toISOString().slice(0, 10)})\n\n| what | measured | goal | result |\n|---|---|---|---|\n${lines.join("\n")}\n`);
 } finally {
+  for (const p of started.reverse()) await p.stop().catch(() => undefined); // stopping twice is harmless
   rmSync(work, { recursive: true, force: true });
 }
