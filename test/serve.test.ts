@@ -45,6 +45,15 @@ describe("initialize and tools/list", () => {
     for (const ro of ["read_file", "list_dir", "search_files", "shell_bg_status", "shell_bg_wait", "shell_bg_output", "shell_bg_list"]) expect(byName[ro]?.annotations?.readOnlyHint, ro).toBe(true);
     for (const w of ["write_file", "edit_file", "shell"]) expect(byName[w]?.annotations?.destructiveHint, w).toBe(true);
   });
+  test("schemas use no type arrays (strict clients call them not portable): a nullable field is an anyOf", async () => {
+    const { tools } = await client.listTools();
+    for (const t of tools) {
+      const text = JSON.stringify([t.inputSchema, t.outputSchema]);
+      expect(text, t.name).not.toMatch(/"type":\[/);
+    }
+    const shell = tools.find((t) => t.name === "shell")!;
+    expect((shell.outputSchema?.properties as Record<string, unknown>).signal).toMatchObject({ anyOf: [{ type: "string" }, { type: "null" }] });
+  });
 });
 
 describe("every tool over HTTP", () => {

@@ -65,14 +65,33 @@ export function headerToolChecks(tools: ToolDef[], audit: AuditSink | undefined)
   };
 }
 
+/**
+ * Rewrites `type: ["string", "null"]` (how zod writes a nullable string) as `anyOf` of single types, the form
+ * strict clients accept (MCP Inspector's --strict flags type arrays as not portable). Recursive, in place.
+ */
+export function portableSchema<T>(schema: T): T {
+  if (Array.isArray(schema)) {
+    for (const item of schema) portableSchema(item);
+  } else if (schema && typeof schema === "object") {
+    const node = schema as Record<string, unknown>;
+    for (const value of Object.values(node)) portableSchema(value);
+    if (Array.isArray(node.type)) {
+      const types = node.type as string[];
+      delete node.type;
+      node.anyOf = types.map((type) => ({ type }));
+    }
+  }
+  return schema;
+}
+
 /** The tools/list entry for a definition; JSON Schema draft-07, as the SDK emits for its own tools. */
 export function describeTool(def: ToolDef): Tool {
   return {
     name: def.name,
     title: def.title,
     description: def.description,
-    inputSchema: z.toJSONSchema(def.input, { target: "draft-7", io: "input" }) as Tool["inputSchema"],
-    outputSchema: z.toJSONSchema(def.output, { target: "draft-7", io: "output" }) as Tool["outputSchema"],
+    inputSchema: portableSchema(z.toJSONSchema(def.input, { target: "draft-7", io: "input" })) as Tool["inputSchema"],
+    outputSchema: portableSchema(z.toJSONSchema(def.output, { target: "draft-7", io: "output" })) as Tool["outputSchema"],
     annotations: { title: def.title, ...def.annotations },
   };
 }
