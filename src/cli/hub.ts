@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { resolveHubSettings } from "../config/hub.ts";
 import { scrubSecretEnv } from "../config/scrub_env.ts";
+import { logEvent } from "../http/log.ts";
 import { commonFlags } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { Hub } from "../hub/hub.ts";
@@ -52,7 +53,11 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const settings = resolveHubSettings(values);
   scrubSecretEnv(["LMCP_TOKEN"]); // read into settings; nothing the hub starts may inherit it
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
-  const hub = new Hub(loadRegistry(settings.backendsFile), settings);
+  const registry = loadRegistry(settings.backendsFile);
+  if (registry.length === 0) {
+    logEvent(`warning: ${settings.backendsFile} names no hosts; add a [[backend]] table for each (name, url, token_file and/or ssh), then reload (SIGHUP)`);
+  }
+  const hub = new Hub(registry, settings);
   const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
   const tools = hubTools(hub, serveTools);
   const mcp = createMcpServer({

@@ -32,11 +32,28 @@ function tomlErrorLine(text: string): number {
   return 1;
 }
 
-/** The 1-based line where `key` is assigned, for error messages; 0 when not found. */
+/** The 1-based line where `key` is assigned or opens a table (`[key]`, `[[key]]`), for error messages; 0 when not found. */
 export function keyLine(text: string, key: string): number {
-  const re = new RegExp(`^\\s*["']?${key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}["']?\\s*=`);
+  const k = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const re = new RegExp(`^\\s*(?:["']?${k}["']?\\s*=|\\[\\[?\\s*["']?${k}["']?\\s*\\]\\]?)`);
   const idx = text.split("\n").findIndex((l) => re.test(l));
   return idx + 1;
+}
+
+/** The line of `key` in a config file already read once (for errors found after loading); 0 when unknown. */
+export function keyLineInFile(file: string | undefined, key: string): number {
+  if (!file) return 0;
+  try {
+    return keyLine(readFileSync(file, "utf8"), key);
+  } catch {
+    return 0;
+  }
+}
+
+/** True when the file opens `key` as one table (`[key]`), where a list of tables (`[[key]]`) belongs. */
+function singleTableHeader(text: string, key: string): boolean {
+  const k = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^\\s*\\[\\s*["']?${k}["']?\\s*\\]\\s*(#.*)?$`, "m").test(text);
 }
 
 /** Turns the first zod issue into "file:line: key "x": expected …" with the list of known keys for typos. */
@@ -51,7 +68,9 @@ export function describeIssues(error: z.ZodError, file: string, text: string, kn
       const path = issue.path.map(String).join(".") || "(file)";
       const leaf = String(issue.path.findLast((p) => typeof p === "string") ?? "");
       const line = leaf ? keyLine(text, leaf) : 0;
-      return `${file}${line ? `:${line}` : ""}: key "${path}": ${issue.message}`;
+      // `[backend]` where `[[backend]]` was meant: a table where a list of tables belongs.
+      const hint = issue.code === "invalid_type" && issue.expected === "array" && singleTableHeader(text, leaf) ? `; write [[${leaf}]] (two brackets) for each entry` : "";
+      return `${file}${line ? `:${line}` : ""}: key "${path}": ${issue.message}${hint}`;
     })
     .join("\n");
 }

@@ -5,7 +5,7 @@ import { fstatSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { ToolLimits } from "../tools/tool.ts";
-import { ConfigError, loadConfigFile } from "./file.ts";
+import { ConfigError, keyLineInFile, loadConfigFile } from "./file.ts";
 import { type Role, defaultConfigFile, defaultTokenFile, userStateDir } from "./paths.ts";
 
 const positiveInt = z.int().positive();
@@ -154,7 +154,10 @@ type CommonFile = Partial<{ [K in keyof typeof commonFileShape]: z.output<(typeo
 
 /** The settings serve and hub share, from flags, environment and an already-validated file. */
 export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonFile, configFile: string | undefined): ServerSettings {
-  const fileWhere = (key: string) => `${configFile} key "${key}"`;
+  const fileWhere = (key: string) => {
+    const line = keyLineInFile(configFile, key);
+    return `${configFile}${line ? `:${line}` : ""} key "${key}"`;
+  };
   const listen = pick<string>([flags.listen, "--listen"], [env("LMCP_LISTEN"), "LMCP_LISTEN"], [file.listen, fileWhere("listen")]);
   const { hostname, port } = listen ? parseListen(listen[0], listen[1]) : { hostname: "127.0.0.1", port: defaultPort[role] };
 

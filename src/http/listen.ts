@@ -1,6 +1,7 @@
 // Runs an MCP server over HTTP for serve and hub alike: Bun.serve behind the
 // boundary checks, one log line per request, SIGHUP reload, graceful SIGTERM.
 import type { Server as McpServer } from "@modelcontextprotocol/sdk/server/index.js";
+import { ConfigError } from "../config/file.ts";
 import type { ServerSettings } from "../config/server.ts";
 import { CallTransport } from "../mcp/call_transport.ts";
 import { createEndpoint } from "../mcp/endpoint.ts";
@@ -68,6 +69,22 @@ function boundAddress(server: Bun.Server<undefined>, configured: string): string
   return typeof address === "string" && address !== "" ? address : configured;
 }
 
+/** Bun's "Is port N in use?" names neither the address nor how to pick another: this does. */
+function listenOrExplain<T>(settings: ServerSettings, listen: () => T): T {
+  try {
+    return listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = settings.hostname.includes(":") ? `[${settings.hostname}]:${settings.port}` : `${settings.hostname}:${settings.port}`;
+    if (code === "EADDRINUSE") {
+      throw new ConfigError(`cannot listen on ${where}: the address is already in use (another lmcp, or another server?); pick another with --listen HOST:PORT, LMCP_LISTEN or listen in the config file`);
+    }
+    if (code === "EACCES") throw new ConfigError(`cannot listen on ${where}: permission denied (ports below 1024 need root); pick another with --listen HOST:PORT`);
+    if (code === "EADDRNOTAVAIL") throw new ConfigError(`cannot listen on ${where}: no interface on this host has that address; pick another with --listen HOST:PORT`);
+    throw err;
+  }
+}
+
 export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
   const transport = new CallTransport();
@@ -86,7 +103,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
   };
 
   const idleGc = idleCollector();
-  const server = Bun.serve({
+  const server = listenOrExplain(settings, () => Bun.serve({
     hostname: settings.hostname,
     port: settings.port,
     idleTimeout: IDLE_TIMEOUT_S,
@@ -122,7 +139,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
       logEvent(`error: ${err.stack ?? err.message}`);
       return text(500, "internal error");
     },
-  });
+  }));
 
   async function answerMcp(req: Request, srv: Bun.Server<undefined>, log: RequestLog): Promise<Response> {
     const admitted = await admit(req, boundary, log);

@@ -77,6 +77,10 @@ function describe(error: z.ZodError, file: string, text: string, raw: { backend?
       const [top, index, key] = issue.path;
       if (top !== "backend" || typeof index !== "number") {
         if (issue.code === "unrecognized_keys") return `${file}: unknown top-level key "${issue.keys[0]}"; the registry holds only [[backend]] tables`;
+        if (top === "backend" && issue.code === "invalid_type" && issue.expected === "array") {
+          const line = keyLine(text, "backend");
+          return `${file}${line ? `:${line}` : ""}: [backend] is one table; each host is a [[backend]] table (two brackets)`;
+        }
         return `${file}: ${issue.message}`;
       }
       const name = raw.backend?.[index]?.name;

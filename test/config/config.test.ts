@@ -37,6 +37,16 @@ describe("config file", () => {
     expect(msg).toContain(`${f}:3: key "max_body_bytes"`);
     expect(msg).toMatch(/expected number/);
   });
+  test("an unknown [section] names the line it opens on", () => {
+    const f = file('name = "x"\n[section]\nfoo = 1\n');
+    expect(errorOf(() => loadConfigFile(f, serveFileSchema))).toContain(`${f}:2: unknown key "section"`);
+  });
+  test("a listen value that is no address names the file and line", () => {
+    const f = file('name = "x"\nlisten = "nonsense"\n');
+    const msg = errorOf(() => resolveServeSettings({ config: f }));
+    expect(msg).toContain(`${f}:2 key "listen"`);
+    expect(msg).toContain("HOST:PORT");
+  });
   test("a TOML syntax error names the line", () => {
     const f = file('name = "x"\nlisten = = 3\nmax_body_bytes = 5\n');
     expect(errorOf(() => loadConfigFile(f, serveFileSchema))).toContain(`${f}:2: invalid TOML`);

@@ -84,6 +84,10 @@ ssh = "euler.lan"
       expect(msg).toContain(`${f}:3: backend "evil": key "ssh"`);
     }
   });
+  test("[backend] where [[backend]] is meant says so, with the line", () => {
+    const f = registry('# hosts\n[backend]\nname = "a"\nurl = "http://127.0.0.1:1/mcp"\ntoken = "t"\n');
+    expect(errorOf(f)).toBe(`${f}:2: [backend] is one table; each host is a [[backend]] table (two brackets)`);
+  });
   test("an unknown key names the backend and the key", () => {
     const f = registry(`[[backend]]\nname = "a"\nssh = "a.lan"\n\n[[backend]]\nname = "b"\nssh = "b.lan"\nport = 22\n`);
     expect(errorOf(f)).toContain(`${f}:8: backend "b": unknown key "port"`);
