@@ -158,7 +158,7 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
     const line = keyLineInFile(configFile, key);
     return `${configFile}${line ? `:${line}` : ""} key "${key}"`;
   };
-  const listen = pick<string>([flags.listen, "--listen"], [env("LMCP_LISTEN"), "LMCP_LISTEN"], [file.listen, fileWhere("listen")]);
+  const listen = pick<string>([flags.listen, "--listen"], [env("LMCP_LISTEN"), "LMCP_LISTEN"], [file.listen, file.listen === undefined ? "" : fileWhere("listen")]); // the file is read again only to name a line
   const { hostname, port } = listen ? parseListen(listen[0], listen[1]) : { hostname: "127.0.0.1", port: defaultPort[role] };
 
   const tlsCert = flags["tls-cert"] ?? file.tls_cert;

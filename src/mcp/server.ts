@@ -14,7 +14,7 @@ import {
 import { z } from "zod";
 import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
-import { type FilePolicy, realTarget, refusal } from "../policy/rules.ts";
+import type { FilePolicy } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
 import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
 
@@ -110,7 +110,6 @@ export function createMcpServer(opts: McpServerOptions): Server {
   );
   const byName = new Map(opts.tools.map((t) => [t.name, t]));
   const policy = opts.policy;
-  const allowPath = policy?.allowedRoots ? (p: string) => refusal(policy, realTarget(p), "read") === undefined : undefined;
   // Built at the first tools/list, not at start: JSON Schema generation is most of start-up's work.
   let listing: { full: { tools: Tool[] }; readOnly: { tools: Tool[] } } | undefined;
   const listFor = (readOnly: boolean) => {
@@ -156,7 +155,6 @@ export function createMcpServer(opts: McpServerOptions): Server {
     const progressToken = request.params._meta?.progressToken;
     const ctx: ToolContext = {
       ...opts.context,
-      allowPath,
       ...(policy ? { policy } : {}),
       progressWanted: progressToken !== undefined,
       signal: extra.signal,

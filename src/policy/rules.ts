@@ -145,15 +145,14 @@ function collectSecretInodes(files: string[], dirs: string[]): string[] {
 
 /** Builds the policy from configured paths (any spelling: `~`, links), resolving each to its real path. */
 export function makeFilePolicy(src: PolicySources): FilePolicy {
-  const real = (p: string) => realTarget(p);
-  const secretFiles = [...new Set(src.secretFiles.map(real))];
-  const secretDirs = [...new Set(src.secretDirs.map(real))];
+  const secretFiles = [...new Set(src.secretFiles.map(realTarget))];
+  const secretDirs = [...new Set(src.secretDirs.map(realTarget))];
   return {
-    allowedRoots: src.allowedPaths === undefined ? null : src.allowedPaths.map(real),
+    allowedRoots: src.allowedPaths === undefined ? null : src.allowedPaths.map(realTarget),
     secretDirs,
     secretFiles,
     secretInodes: collectSecretInodes(secretFiles, secretDirs),
-    writeProtectedDirs: [...new Set(src.writeProtectedDirs.map(real))],
+    writeProtectedDirs: [...new Set(src.writeProtectedDirs.map(realTarget))],
     pid: process.pid,
   };
 }

@@ -91,8 +91,6 @@ export const searchFiles = defineTool({
   annotations: { title: "Search files", readOnlyHint: true, openWorldHint: false },
   async run(args, ctx) {
     const path = resolveUserPath(args.path);
-    // The policy crosses to the worker as data; a bare allowPath callback cannot, so without the policy refuse rather than skip the check.
-    if (!ctx.policy && ctx.allowPath) return fail("internal error in search_files: allowed_paths is set but the file policy was not passed to the tool (a bug in lmcp; please report it)");
     const budgetMs = (args.timeout_s ?? DEFAULT_SEARCH_TIMEOUT_S) * 1000;
     const request: SearchRequest = {
       start: path,

@@ -33,11 +33,6 @@ export interface ToolContext {
   limits: ToolLimits;
   /** Where lmcp keeps spool files and shell_bg job records (created on demand). */
   stateDir: string;
-  /**
-   * With allowed_paths set: whether a path (after following symlinks) is inside them. The server checks
-   * a tool's path arguments itself; tools that follow symlinks on their own (search_files) ask this too.
-   */
-  allowPath?: (path: string) => boolean;
   /** What the file tools may read and write (src/policy); the server always sets it, unit tests may not. */
   policy?: FilePolicy;
 }
