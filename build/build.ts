@@ -28,15 +28,19 @@ export const START_JIT_POLICY = 10;
 
 /**
  * Modules the SDK imports for features lmcp never uses, swapped for stubs that throw if ever reached,
- * so the binary neither carries them nor runs their set-up at every start (together about 2 MB
- * resident): its Ajv validator (lmcp gives every Server and Client its own validator,
- * src/mcp/no_json_schema_validator.ts), and Zod 3 with its JSON Schema converter (lmcp's schemas are
- * all Zod 4; the SDK keeps these only for callers that pass Zod 3 schemas).
+ * so the binary neither carries them nor runs their set-up at every start: SDK v2 bundles Ajv into a chunk
+ * of its own (`dist/ajvProvider-*.mjs`, about 290 KB of source in each of server and client), loaded as the
+ * default JSON Schema validator; lmcp gives every Server and Client its own (src/mcp/no_json_schema_validator.ts).
+ * The v1 SDK's paths (validation/ajv-provider, Zod 3) stay stubbed for the tests' legacy client, should a test
+ * build pull it in.
  */
 const sdkStubs: Record<string, string> = {
   "ajv-provider": `export class AjvJsonSchemaValidator {
   constructor() { throw new Error("lmcp is built without Ajv: pass a jsonSchemaValidator (see src/mcp/no_json_schema_validator.ts)"); }
-}`,
+}
+export { AjvJsonSchemaValidator as n };
+export function t() { throw new Error("lmcp is built without Ajv"); }
+export function r() { throw new Error("lmcp is built without Ajv"); }`,
   "zod-v3": `export function object() { throw new Error("lmcp is built without Zod 3: use Zod 4 schemas"); }`,
   "zod-to-json-schema": `export function zodToJsonSchema() { throw new Error("lmcp is built without Zod 3: use Zod 4 schemas"); }`,
 };
@@ -45,6 +49,7 @@ const withoutUnusedSdkParts: BunPlugin = {
   setup(b) {
     const stub = (name: string) => () => ({ path: name, namespace: "lmcp-stub" });
     b.onResolve({ filter: /[/\\]validation[/\\]ajv-provider\.js$/ }, stub("ajv-provider"));
+    b.onResolve({ filter: /^\.\/ajvProvider-[\w-]+\.mjs$/ }, stub("ajv-provider"));
     b.onResolve({ filter: /^zod\/v3$/ }, stub("zod-v3"));
     b.onResolve({ filter: /^zod-to-json-schema$/ }, stub("zod-to-json-schema"));
     b.onLoad({ filter: /.*/, namespace: "lmcp-stub" }, (args) => ({ loader: "js", contents: sdkStubs[args.path] ?? "" }));

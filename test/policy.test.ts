@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { closeWriteTarget, openChecked, resolveWrite } from "../src/policy/open.ts";
 import { makeFilePolicy, permissivePolicy, refusal } from "../src/policy/rules.ts";
 import { type StartedServer, callTool, connect, resultText, rpc, startServer, waitFor } from "./helpers/server.ts";

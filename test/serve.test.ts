@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Client } from "@modelcontextprotocol/client";
+import type { CallToolResult } from "@modelcontextprotocol/client";
 import { type StartedServer, callTool, connect, pidAlive, rpc, startServer, waitFor, waitForPidFile } from "./helpers/server.ts";
 
 let server: StartedServer;
@@ -101,9 +101,7 @@ describe("progress and cancellation", () => {
   test("a 12 s shell call sends progress at least every 5 s, with elapsed time and the last line", async () => {
     const seen: { progress: number; message?: string }[] = [];
     const r = (await client.callTool(
-      { name: "shell", arguments: { command: "for i in $(seq 1 12); do echo tick-$i; sleep 1; done" } },
-      undefined,
-      { onprogress: (p) => void seen.push(p), timeout: 30_000 },
+      { name: "shell", arguments: { command: "for i in $(seq 1 12); do echo tick-$i; sleep 1; done" } }, { onprogress: (p) => void seen.push(p), timeout: 30_000 },
     )) as CallToolResult;
     expect(structured(r).exit_code).toBe(0);
     expect(seen.length).toBeGreaterThanOrEqual(2);
@@ -114,7 +112,7 @@ describe("progress and cancellation", () => {
     const pidFile = join(dir, "cancel.pid");
     const abort = new AbortController();
     const pending = client
-      .callTool({ name: "shell", arguments: { command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
+      .callTool({ name: "shell", arguments: { command: `sleep 300 & echo $! > ${pidFile}; wait` } }, { signal: abort.signal })
       .catch((e: Error) => e);
     const pid = await waitForPidFile(pidFile);
     expect(pidAlive(pid)).toBe(true);

@@ -9,7 +9,8 @@ import { Hub } from "../hub/hub.ts";
 import { loadRegistry } from "../hub/registry.ts";
 import { hubTools } from "../hub/remote_tools.ts";
 import { openAudit } from "../audit/audit_log.ts";
-import { createMcpServer, headerToolChecks } from "../mcp/server.ts";
+import { createMcpHttpHandler } from "../mcp/endpoint.ts";
+import { createMcpServers, headerToolChecks } from "../mcp/server.ts";
 import { serveTools } from "../tools/registry.ts";
 import { version } from "../version.ts";
 import { parseFlags } from "./args.ts";
@@ -60,7 +61,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const hub = new Hub(registry, settings);
   const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
   const tools = hubTools(hub, serveTools);
-  const mcp = createMcpServer({
+  const mcp = await createMcpHttpHandler(createMcpServers({
     name: settings.name,
     title: `lmcp hub ${settings.name}`,
     version,
@@ -70,7 +71,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
     tools,
     context: { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir },
     audit,
-  });
+  }));
   const running = await startHttp({
     settings,
     mcp,

@@ -1,14 +1,15 @@
 // `lmcp serve`: the per-host MCP server, over HTTP or stdio.
 import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { commonFlags, resolveServeSettings } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { logEvent } from "../http/log.ts";
 import { openAudit } from "../audit/audit_log.ts";
 import { scrubSecretEnv } from "../config/scrub_env.ts";
 import { secretSources } from "../config/secrets.ts";
-import { createMcpServer, headerToolChecks } from "../mcp/server.ts";
+import { createMcpHttpHandler } from "../mcp/endpoint.ts";
+import { type McpServerOptions, createMcpServer, createMcpServers, headerToolChecks, MODERN_REVISION, toolHandlers } from "../mcp/server.ts";
 import { makeFilePolicy, refreshSecrets } from "../policy/rules.ts";
 import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
 import { cleanOldJobs } from "../tools/jobs.ts";
@@ -77,7 +78,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   setInterval(() => refreshSecrets(policy, sources()), 1000).unref();
 
   const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
-  const mcp = createMcpServer({
+  const mcpOptions: McpServerOptions = {
     name: settings.name,
     title: `lmcp on ${settings.name}`,
     version,
@@ -90,18 +91,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
     context: { limits: settings.limits, stateDir: settings.stateDir },
     policy,
     audit,
-  });
+  };
 
   if (values.stdio) {
-    const transport = new StdioServerTransport();
-    const closed = new Promise<void>((resolve) => (transport.onclose = resolve));
-    await mcp.connect(transport);
-    logEvent(`lmcp serve "${settings.name}" speaking MCP on stdio`);
-    process.stdin.on("end", () => void transport.close());
-    await closed;
+    // The SDK picks the era from the connection's first message (server/discover or initialize) and asks for a Server of that era.
+    const handlers = toolHandlers(mcpOptions);
+    const ended = new Promise<void>((resolve) => process.stdin.once("end", resolve).once("close", resolve));
+    const stdio = serveStdio((ctx) => createMcpServer(mcpOptions, ctx.era, handlers), {
+      onerror: (err) => logEvent(`stdio: ${err.message}`),
+    });
+    logEvent(`lmcp serve "${settings.name}" speaking MCP on stdio (${MODERN_REVISION}, and 2025 revisions through initialize)`);
+    await ended;
+    await stdio.close();
     return 0;
   }
 
+  const mcp = await createMcpHttpHandler(createMcpServers(mcpOptions));
   const running = await startHttp({ settings, mcp, ...headerToolChecks(serveTools, audit) });
   exitOnSignals(running);
   await new Promise(() => {}); // serve until a signal ends the process

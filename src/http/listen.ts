@@ -1,12 +1,9 @@
 // Runs an MCP server over HTTP for serve and hub alike: Bun.serve behind the
 // boundary checks, one log line per request, SIGHUP reload, graceful SIGTERM.
-import type { Server as McpServer } from "@modelcontextprotocol/sdk/server/index.js";
 import { ConfigError } from "../config/file.ts";
 import type { ServerSettings } from "../config/server.ts";
-import { CallTransport } from "../mcp/call_transport.ts";
-import { createEndpoint } from "../mcp/endpoint.ts";
 import { openAuth } from "./auth.ts";
-import { type BoundaryOptions, admit, corsHeaders, hostCheck, route, text } from "./boundary.ts";
+import { type Admitted, type BoundaryOptions, admit, corsHeaders, hostCheck, route, text } from "./boundary.ts";
 import { BodySlots, LARGE_BODY_SLOTS } from "./body_slots.ts";
 import { canonicalHost, isLoopback, loopbackOrigins } from "./host_names.ts";
 import { type RequestLog, flushLog, logEvent, logRequest } from "./log.ts";
@@ -17,9 +14,18 @@ export interface RunningHttp {
   shutdown(reason: string): Promise<void>;
 }
 
+/** What answers an admitted POST /mcp (src/mcp/endpoint.ts builds it; this layer only calls it). */
+export interface McpHttpHandler {
+  handle(admitted: Admitted, req: Request, log: RequestLog, headers: Record<string, string>): Promise<Response>;
+  /** Calls being handled now. */
+  inFlight(): number;
+  /** Ends every call in flight with a cancellation reply. */
+  cancelAll(reason: string): void;
+}
+
 export interface HttpOptions {
   settings: ServerSettings;
-  mcp: McpServer;
+  mcp: McpHttpHandler;
   /** Extra SIGHUP work (the hub re-reads its registry); returns a line for the log. */
   onReload?: () => string;
   /** A tool's scope by name, so a read-only token's write or exec call is refused from its Mcp-Name header. */
@@ -87,9 +93,6 @@ function listenOrExplain<T>(settings: ServerSettings, listen: () => T): T {
 
 export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
-  const transport = new CallTransport();
-  await mcp.connect(transport);
-  const handleMcp = createEndpoint(transport);
   const allowedOrigins = new Set(settings.allowedOrigins.map((o) => o.toLowerCase()));
   // The Host check and the loopback Origins depend on the address really bound, known once listening (below).
   const boundary: BoundaryOptions = {
@@ -148,7 +151,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
     const headers = admitted.corsOrigin ? corsHeaders(admitted.corsOrigin) : {};
     let res: Response;
     try {
-      res = await handleMcp(admitted, req, log, headers);
+      res = await mcp.handle(admitted, req, log, headers);
     } catch (err) {
       admitted.release();
       throw err;
@@ -180,12 +183,12 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
-      logEvent(`${reason}: no longer accepting; waiting up to ${settings.shutdownGraceS}s for ${transport.size} call(s) in flight`);
+      logEvent(`${reason}: no longer accepting; waiting up to ${settings.shutdownGraceS}s for ${mcp.inFlight()} call(s) in flight`);
       const drained = server.stop(false).then(() => true);
       const timer = new Promise<boolean>((r) => setTimeout(() => r(false), settings.shutdownGraceS * 1000).unref());
       if (!(await Promise.race([drained, timer]))) {
-        logEvent(`${reason}: grace period over; cancelling ${transport.size} call(s)`);
-        transport.cancelAll("server shutting down");
+        logEvent(`${reason}: grace period over; cancelling ${mcp.inFlight()} call(s)`);
+        mcp.cancelAll("server shutting down");
         await server.stop(true);
       }
       flushLog();
@@ -198,7 +201,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
   Bun.unsafe.setJITPolicy(1);
 
   const role = settings.role === "hub" ? "hub" : "serve";
-  logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`lmcp client-config\` to set up a client`);
+  logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`lmcp client-config${role === "hub" ? " --hub" : ""}\` to set up a client`);
   if (!authState.auth) logEvent("WARNING: auth is off (--no-auth); every request is accepted");
   return { url, shutdown };
 }

@@ -8,6 +8,8 @@ export interface RequestLog {
   tool?: string;
   host?: string;
   via?: string;
+  /** The protocol revision of a 2026-07-28 request (2025-era requests leave it out). */
+  era?: string;
   status: number;
   outcome: string;
   /** Set by a streamed reply: the line is written when the stream ends. */
@@ -62,7 +64,7 @@ export function logRequest(entry: RequestLog, startedAt: number): void {
   const ms = (performance.now() - startedAt).toFixed(2);
   pending.push(
     `${new Date().toISOString()} client=${entry.client}${field("method", entry.method)}${field("tool", entry.tool)}` +
-      `${field("host", entry.host)}${field("via", entry.via)} status=${entry.status} outcome=${entry.outcome} ms=${ms}\n`,
+      `${field("host", entry.host)}${field("via", entry.via)}${field("protocol", entry.era)} status=${entry.status} outcome=${entry.outcome} ms=${ms}\n`,
   );
   if (!scheduled) {
     scheduled = true;

@@ -2,16 +2,21 @@
 // concurrent HTTP requests. The SDK keys in-flight requests by JSON-RPC id, and
 // two clients may both send id 1, so each call's id is rewritten to a unique
 // internal id on the way in and restored on the reply.
-import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
+//
+// One transport per Server instance (so one per protocol era). It also tells
+// which errors the SDK sent before any handler ran (the 2026-07-28 "ladder":
+// unknown method, bad params), which HTTP answers with 404/400 instead of 200.
 import {
   type JSONRPCMessage,
   type JSONRPCNotification,
   type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
+  type Transport,
+  type TransportSendOptions,
   isJSONRPCErrorResponse,
   isJSONRPCResultResponse,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/server";
 
 /** The reply a cancelled call gets, since the SDK sends none for an aborted handler. */
 export const CANCELLED_CODE = -32800;
@@ -20,6 +25,8 @@ interface InFlight {
   originalId: RequestId;
   key: string;
   resolve: (reply: JSONRPCMessage) => void;
+  /** Set when the SDK answered with an error while the request was still being handed over: no handler ran. */
+  early: boolean;
   onNotification: ((message: JSONRPCNotification) => void) | undefined;
 }
 
@@ -27,13 +34,15 @@ interface InFlight {
 const callKey = (identity: number, id: RequestId) => `${identity}:${typeof id}:${id}`;
 
 export class CallTransport implements Transport {
-  onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
 
   private nextId = 1;
   private readonly inflight = new Map<number, InFlight>();
   private readonly byKey = new Map<string, number>();
+  /** True while a message is handed to the SDK synchronously (an error sent then comes from its own checks). */
+  private dispatching = false;
 
   async start(): Promise<void> {}
 
@@ -49,7 +58,8 @@ export class CallTransport implements Transport {
       const entry = this.inflight.get(internal);
       if (!entry) return; // cancelled meanwhile: the caller already has its answer
       this.forget(internal, entry);
-      entry.resolve({ ...message, id: entry.originalId });
+      entry.early = this.dispatching && isJSONRPCErrorResponse(message);
+      entry.resolve({ ...message, id: entry.originalId } as JSONRPCMessage);
       return;
     }
     const related = options?.relatedRequestId;
@@ -63,24 +73,33 @@ export class CallTransport implements Transport {
     return this.inflight.size;
   }
 
-  /** Hands a request to the server; resolves with its reply, id restored. Aborting `signal` cancels the call. */
+  /**
+   * Hands a request to the server; resolves with its reply, id restored, and whether the SDK refused it before any
+   * handler ran (`early`). Aborting `signal` cancels the call.
+   */
   request(
     message: JSONRPCRequest,
     identity: number,
     extra: MessageExtraInfo | undefined,
     onNotification?: (message: JSONRPCNotification) => void,
     signal?: AbortSignal,
-  ): Promise<JSONRPCMessage> {
+  ): Promise<{ reply: JSONRPCMessage; early: boolean }> {
     const internal = this.nextId++;
     const key = callKey(identity, message.id);
     return new Promise((resolve) => {
-      this.inflight.set(internal, { originalId: message.id, key, resolve, onNotification });
+      const entry: InFlight = { originalId: message.id, key, early: false, onNotification, resolve: (reply) => resolve({ reply, early: entry.early }) };
+      this.inflight.set(internal, entry);
       this.byKey.set(key, internal);
       if (signal) {
         if (signal.aborted) return this.cancel(internal, "client disconnected");
         signal.addEventListener("abort", () => this.cancel(internal, "client disconnected"), { once: true });
       }
-      this.onmessage?.({ ...message, id: internal }, extra);
+      this.dispatching = true;
+      try {
+        this.onmessage?.({ ...message, id: internal }, extra);
+      } finally {
+        this.dispatching = false;
+      }
     });
   }
 

@@ -1,23 +1,27 @@
-// POST /mcp after the boundary admitted it: parse and validate JSON-RPC with the
-// SDK's schemas, hand requests to the shared server, and answer as JSON or, when
-// the client wants progress, as an SSE stream that carries the notifications.
-// Every reply is capped in bytes (batches included) before it is sent.
+// POST /mcp after the boundary admitted it: classify the request by protocol
+// era with the SDK's own classifier, hand 2026-07-28 requests to the modern
+// Server and 2025 ones (initialize-based or claim-less, batches included) to
+// the legacy Server, and answer as JSON or, when the client wants progress,
+// as an SSE stream that carries the notifications. Every reply is capped in
+// bytes (batches included) before it is sent.
 import {
+  type AuthInfo,
   type JSONRPCMessage,
-  JSONRPCMessageSchema,
   type JSONRPCNotification,
   type JSONRPCRequest,
   type MessageExtraInfo,
   SUPPORTED_PROTOCOL_VERSIONS,
+  type Server,
+  classifyInboundRequest,
   isJSONRPCErrorResponse,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-} from "@modelcontextprotocol/sdk/types.js";
-import { z } from "zod";
+} from "@modelcontextprotocol/server";
 import { type Admitted, jsonRpcError } from "../http/boundary.ts";
+import type { McpHttpHandler } from "../http/listen.ts";
 import type { RequestLog } from "../http/log.ts";
 import { MAX_REPLY_BYTES, ReplyBudget } from "../http/reply_cap.ts";
-import type { CallTransport } from "./call_transport.ts";
+import { CallTransport } from "./call_transport.ts";
+import { type EdgeRejection, modernReplyStatus, revisionProblem, standardHeaderProblem } from "./modern_headers.ts";
+import { type Era, MODERN_REVISION } from "./server.ts";
 
 const MAX_BATCH = 100;
 const encoder = new TextEncoder();
@@ -40,19 +44,43 @@ function wantsStream(accept: string, request: JSONRPCRequest): boolean {
   return meta?.progressToken !== undefined || !/application\/json|\*\/\*/.test(accept);
 }
 
-const sseEvent = (message: JSONRPCMessage) => encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+/** A JSON-RPC message's outline, checked before the SDK sees it (which checks it fully): -32600 otherwise. */
+function notJsonRpc(item: unknown): string | undefined {
+  if (!item || typeof item !== "object" || Array.isArray(item)) return "each message must be a JSON object";
+  const m = item as Record<string, unknown>;
+  if (m.jsonrpc !== "2.0") return 'each message needs "jsonrpc": "2.0"';
+  if ("method" in m) {
+    if (typeof m.method !== "string") return '"method" must be a string';
+    if ("id" in m && typeof m.id !== "string" && typeof m.id !== "number") return '"id" must be a string or a number';
+    if ("params" in m && (typeof m.params !== "object" || m.params === null)) return '"params" must be an object or an array';
+    return undefined;
+  }
+  if ("id" in m && ("result" in m || "error" in m)) return undefined; // a response: accepted, answers nothing here
+  return 'a message needs "method" (a request or notification) or "id" with "result" or "error" (a response)';
+}
 
-export function createEndpoint(transport: CallTransport) {
-  return async function handleMcp(admitted: Admitted, req: Request, log: RequestLog, headers: Record<string, string>): Promise<Response> {
+const sseEvent = (text: string) => encoder.encode(`event: message\ndata: ${text}\n\n`);
+
+/** Records what the log line says about the first request of a message. */
+function describe(log: RequestLog, message: { method?: unknown; params?: unknown }): void {
+  if (typeof message.method !== "string") return;
+  log.method = message.method;
+  const params = message.params as { name?: unknown; arguments?: { host?: unknown } } | undefined;
+  if (message.method === "tools/call" && typeof params?.name === "string") log.tool = params.name;
+  if (typeof params?.arguments?.host === "string") log.host = params.arguments.host;
+}
+
+/** Connects each era's long-lived Server to its own transport; returns what the HTTP listener calls for POST /mcp. */
+export async function createMcpHttpHandler(servers: Record<Era, Server>): Promise<McpHttpHandler> {
+  const transports: Record<Era, CallTransport> = { modern: new CallTransport(), legacy: new CallTransport() };
+  await servers.modern.connect(transports.modern);
+  await servers.legacy.connect(transports.legacy);
+
+  async function handle(admitted: Admitted, req: Request, log: RequestLog, headers: Record<string, string>): Promise<Response> {
     const accept = req.headers.get("accept") ?? "*/*";
     if (!/application\/json|text\/event-stream|\*\/\*|application\/\*/.test(accept)) {
       log.outcome = "not_acceptable";
       return jsonRpcError(406, -32000, "Not Acceptable: accept application/json or text/event-stream", headers);
-    }
-    const version = req.headers.get("mcp-protocol-version");
-    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
-      log.outcome = "bad_protocol_version";
-      return jsonRpcError(400, -32000, `Bad Request: unsupported MCP-Protocol-Version ${version}; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}`, headers);
     }
 
     let parsed: unknown;
@@ -65,75 +93,131 @@ export function createEndpoint(transport: CallTransport) {
       log.outcome = "parse_error";
       return jsonRpcError(400, -32700, `Parse error: ${(err as Error).message}`, headers);
     }
-    const batch = Array.isArray(parsed);
-    const items: unknown[] = batch ? (parsed as unknown[]) : [parsed];
-    if (items.length === 0 || items.length > MAX_BATCH) {
-      log.outcome = "invalid_request";
-      return jsonRpcError(400, -32600, `Invalid Request: a batch must hold 1 to ${MAX_BATCH} messages`, headers);
-    }
-    const messages: JSONRPCMessage[] = [];
-    for (const item of items) {
-      const checked = JSONRPCMessageSchema.safeParse(item);
-      if (!checked.success) {
-        log.outcome = "invalid_request";
-        return jsonRpcError(400, -32600, `Invalid Request: not a JSON-RPC 2.0 message: ${z.prettifyError(checked.error)}`, headers);
-      }
-      messages.push(checked.data);
-    }
 
     // The SDK hands authInfo to handlers: the caller's id and scope, and the client address for the audit log; never the token.
-    const extra: MessageExtraInfo = {
-      authInfo: { token: "", clientId: admitted.caller.id, scopes: [admitted.caller.scope], extra: { client: log.client } },
+    const authInfo: AuthInfo = { token: "", clientId: admitted.caller.id, scopes: [admitted.caller.scope], extra: { client: log.client } };
+    const standard = {
+      protocolVersion: req.headers.get("mcp-protocol-version"),
+      method: req.headers.get("mcp-method"),
+      name: req.headers.get("mcp-name"),
     };
-    const requests: JSONRPCRequest[] = [];
-    for (const message of messages) {
-      if (isJSONRPCRequest(message)) requests.push(message);
-      else if (isJSONRPCNotification(message)) transport.notify(message, admitted.identity, extra);
-      // Responses from the client answer nothing here: the server sends no requests.
-    }
-    const first = requests[0] ?? messages[0];
-    if (first && "method" in first) {
-      log.method = first.method;
-      const params = first.params as { name?: unknown; arguments?: { host?: unknown } } | undefined;
-      if (first.method === "tools/call" && typeof params?.name === "string") log.tool = params.name;
-      if (typeof params?.arguments?.host === "string") log.host = params.arguments.host;
-    }
-    if (!first || requests.length === 0) {
-      log.outcome = "accepted";
-      return new Response(null, { status: 202, headers });
-    }
-
-    if (!batch && wantsStream(accept, first as JSONRPCRequest)) return stream(first as JSONRPCRequest);
-
-    const budget = new ReplyBudget(MAX_REPLY_BYTES);
-    const outcomes: string[] = [];
-    const parts: Promise<string>[] = [];
-    for (const [i, request] of requests.entries()) {
-      // A batch's calls start one event-loop turn apart, so /healthz and other clients are served between them
-      // (a turn that only chains promises would run every call's synchronous work back to back).
-      if (i > 0) await nextTurn();
-      if (budget.spent) {
-        outcomes[i] = "reply_cap";
-        parts.push(Promise.resolve(budget.notRun(request.id)));
-        continue;
-      }
-      const toolCall = request.method === "tools/call";
-      parts.push(
-        transport.request(request, admitted.identity, extra, undefined, req.signal).then((reply) => {
-          outcomes[i] = outcomeOf(reply, log);
-          // Serialised as soon as it is in, so a batch never holds its results as objects all at once.
-          return budget.fit(reply, toolCall, batch);
-        }),
-      );
-    }
-    const texts = await Promise.all(parts);
-    log.outcome = outcomes.join(",");
-    return new Response(batch ? `[${texts.join(",")}]` : texts[0], {
-      status: 200,
-      headers: { "content-type": "application/json", ...headers },
+    const route = classifyInboundRequest({
+      httpMethod: "POST",
+      protocolVersionHeader: standard.protocolVersion ?? undefined,
+      mcpMethodHeader: standard.method ?? undefined,
+      mcpNameHeader: standard.name ?? undefined,
+      body: parsed,
     });
 
-    function stream(request: JSONRPCRequest): Response {
+    if (route.kind === "reject") {
+      describe(log, (parsed ?? {}) as { method?: unknown });
+      return refuse(route, parsed);
+    }
+    if (route.kind === "modern") {
+      log.era = MODERN_REVISION;
+      describe(log, route.message);
+      const revisionRefused = revisionProblem(route.classification.revision);
+      if (revisionRefused) return refuse(revisionRefused, route.message);
+      const extra: MessageExtraInfo = { authInfo, classification: route.classification, request: req };
+      if (route.messageKind === "notification") {
+        transports.modern.notify(route.message, admitted.identity, extra);
+        log.outcome = "accepted";
+        return new Response(null, { status: 202, headers });
+      }
+      const headerRefused = standardHeaderProblem(standard, route.message, route.classification.revision);
+      if (headerRefused) return refuse(headerRefused, route.message);
+      return single(transports.modern, route.message, extra, true);
+    }
+    return legacy(parsed, { authInfo, request: req });
+
+    function refuse(rejection: EdgeRejection, message: unknown): Response {
+      log.outcome = `rpc_error_${rejection.code}`;
+      const id = (message as { id?: unknown } | null)?.id;
+      const error = { code: rejection.code, message: rejection.message, ...(rejection.data !== undefined ? { data: rejection.data } : {}) };
+      return new Response(JSON.stringify({ jsonrpc: "2.0", id: typeof id === "string" || typeof id === "number" ? id : null, error }), {
+        status: rejection.httpStatus,
+        headers: { "content-type": "application/json", ...headers },
+      });
+    }
+
+    /** One request: JSON, or an SSE stream when the client wants progress. Modern ladder errors keep their HTTP status. */
+    async function single(transport: CallTransport, request: JSONRPCRequest, extra: MessageExtraInfo, modern: boolean): Promise<Response> {
+      if (wantsStream(accept, request)) return stream(transport, request, extra);
+      const { reply, early } = await transport.request(request, admitted.identity, extra, undefined, req.signal);
+      log.outcome = outcomeOf(reply, log);
+      const status = modern ? modernReplyStatus(isJSONRPCErrorResponse(reply) ? reply.error.code : undefined, early) : 200;
+      return new Response(new ReplyBudget(MAX_REPLY_BYTES).fit(reply, request.method === "tools/call", false), {
+        status,
+        headers: { "content-type": "application/json", ...headers },
+      });
+    }
+
+    /** The 2025 path: initialize-based or claim-less requests, notifications and batches, as the SDK's stateless legacy mode serves them. */
+    async function legacy(body: unknown, extra: MessageExtraInfo): Promise<Response> {
+      const version = standard.protocolVersion;
+      if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+        log.outcome = "bad_protocol_version";
+        return jsonRpcError(
+          400,
+          -32000,
+          `Bad Request: unsupported MCP-Protocol-Version ${version}; supported: ${[MODERN_REVISION, ...SUPPORTED_PROTOCOL_VERSIONS].join(", ")} (${MODERN_REVISION} requests carry the _meta envelope)`,
+          headers,
+        );
+      }
+      const batch = Array.isArray(body);
+      const items: unknown[] = batch ? (body as unknown[]) : [body];
+      if (items.length === 0 || items.length > MAX_BATCH) {
+        log.outcome = "invalid_request";
+        return jsonRpcError(400, -32600, `Invalid Request: a batch must hold 1 to ${MAX_BATCH} messages`, headers);
+      }
+      for (const item of items) {
+        const problem = notJsonRpc(item);
+        if (problem) {
+          log.outcome = "invalid_request";
+          return jsonRpcError(400, -32600, `Invalid Request: not a JSON-RPC 2.0 message: ${problem}`, headers);
+        }
+      }
+      const messages = items as JSONRPCMessage[];
+      const requests: JSONRPCRequest[] = [];
+      for (const message of messages) {
+        if ("method" in message && "id" in message) requests.push(message as JSONRPCRequest);
+        else if ("method" in message) transports.legacy.notify(message as JSONRPCNotification, admitted.identity, extra);
+        // Responses from the client answer nothing here: the server sends no requests.
+      }
+      describe(log, (requests[0] ?? messages[0]) as { method?: unknown });
+      if (requests.length === 0) {
+        log.outcome = "accepted";
+        return new Response(null, { status: 202, headers });
+      }
+      if (!batch) return single(transports.legacy, requests[0]!, extra, false);
+
+      const budget = new ReplyBudget(MAX_REPLY_BYTES);
+      const outcomes: string[] = [];
+      const parts: Promise<string>[] = [];
+      for (const [i, request] of requests.entries()) {
+        // A batch's calls start one event-loop turn apart, so /healthz and other clients are served between them
+        // (a turn that only chains promises would run every call's synchronous work back to back).
+        if (i > 0) await nextTurn();
+        if (budget.spent) {
+          outcomes[i] = "reply_cap";
+          parts.push(Promise.resolve(budget.notRun(request.id)));
+          continue;
+        }
+        const toolCall = request.method === "tools/call";
+        parts.push(
+          transports.legacy.request(request, admitted.identity, extra, undefined, req.signal).then(({ reply }) => {
+            outcomes[i] = outcomeOf(reply, log);
+            // Serialised as soon as it is in, so a batch never holds its results as objects all at once.
+            return budget.fit(reply, toolCall, true);
+          }),
+        );
+      }
+      const texts = await Promise.all(parts);
+      log.outcome = outcomes.join(",");
+      return new Response(`[${texts.join(",")}]`, { status: 200, headers: { "content-type": "application/json", ...headers } });
+    }
+
+    function stream(transport: CallTransport, request: JSONRPCRequest, extra: MessageExtraInfo): Response {
       const abort = new AbortController();
       let settle: () => void = () => {};
       log.settled = new Promise<void>((r) => (settle = r));
@@ -141,7 +225,7 @@ export function createEndpoint(transport: CallTransport) {
         start(controller) {
           const onNotification = (n: JSONRPCNotification) => {
             try {
-              controller.enqueue(sseEvent(n));
+              controller.enqueue(sseEvent(JSON.stringify(n)));
             } catch {
               // the client went away; the reply below is dropped the same way
             }
@@ -150,12 +234,12 @@ export function createEndpoint(transport: CallTransport) {
           // (about 2 KB a streamed call, never collected).
           const clientGone = () => abort.abort();
           req.signal.addEventListener("abort", clientGone, { once: true });
-          transport.request(request, admitted.identity, extra, onNotification, abort.signal).then((reply) => {
+          transport.request(request, admitted.identity, extra, onNotification, abort.signal).then(({ reply }) => {
             req.signal.removeEventListener("abort", clientGone);
             log.outcome = outcomeOf(reply, log);
             const capped = new ReplyBudget(MAX_REPLY_BYTES).fit(reply, request.method === "tools/call", false);
             try {
-              controller.enqueue(encoder.encode(`event: message\ndata: ${capped}\n\n`));
+              controller.enqueue(sseEvent(capped));
               controller.close();
             } catch {
               // already closed by a disconnect
@@ -172,5 +256,14 @@ export function createEndpoint(transport: CallTransport) {
         headers: { "content-type": "text/event-stream", "cache-control": "no-cache", ...headers },
       });
     }
+  }
+
+  return {
+    handle,
+    inFlight: () => transports.modern.size + transports.legacy.size,
+    cancelAll: (reason) => {
+      transports.modern.cancelAll(reason);
+      transports.legacy.cancelAll(reason);
+    },
   };
 }

@@ -4,7 +4,7 @@
 // and Ajv costs memory and start-up time, so every Server and Client gets this
 // validator instead; it is never called. The compiled binary leaves Ajv out
 // altogether (build/build.ts).
-import type { jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
+import type { jsonSchemaValidator } from "@modelcontextprotocol/server";
 
 export const unusedJsonSchemaValidator: jsonSchemaValidator = {
   getValidator() {

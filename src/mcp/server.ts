@@ -1,16 +1,17 @@
-// Builds the one long-lived MCP Server for a list of tool definitions: lists
+// Builds lmcp's MCP Servers (SDK v2) from one list of tool definitions: lists
 // them with JSON schemas, validates arguments with zod (-32602 on failure, as
-// SPEC §3 asks) and turns each handler's outcome into a CallToolResult.
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+// the spec asks) and turns each handler's outcome into a CallToolResult. The
+// SDK binds a protocol era to each Server instance, so HTTP keeps two
+// long-lived ones (2026-07-28 and 2025), registered from the same handlers.
 import {
-  type CallToolRequest,
-  CallToolRequestSchema,
   type CallToolResult,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
+  ProtocolError,
+  ProtocolErrorCode,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  Server,
+  type ServerContext,
   type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
@@ -18,11 +19,22 @@ import type { FilePolicy } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
 import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
 
+/** The MCP revision lmcp speaks natively; 2025 revisions are served on the legacy path. */
+export const MODERN_REVISION = "2026-07-28";
+export type Era = "modern" | "legacy";
+
 /**
- * tools/call is registered with loose params: the SDK parses a request with the registered schema before its own
- * tools/call check, and a failure there answers -32603 with a bare zod dump; its check answers -32602 (SPEC §3).
+ * A Server bound to 2026-07-28 for its whole life. The SDK's own serving entries (createMcpHandler, serveStdio) bind
+ * a fresh instance per request through an internal setter; `_negotiatedProtocolVersion` is the protected member
+ * they set, so a long-lived instance sets it once here (the one seam outside the documented surface; the SDK is
+ * pinned exactly and test/mcp/eras.test.ts proves the binding: resultType and server/discover on the modern path).
  */
-const LooseCallToolRequestSchema = CallToolRequestSchema.extend({ params: z.looseObject({}).optional() });
+class ModernServer extends Server {
+  constructor(...args: ConstructorParameters<typeof Server>) {
+    super(...args);
+    this._negotiatedProtocolVersion = MODERN_REVISION;
+  }
+}
 
 export interface McpServerOptions {
   name: string;
@@ -103,11 +115,8 @@ export function toCallToolResult(outcome: ToolOutcome<unknown>): CallToolResult 
   return { content: [{ type: "text", text: outcome.error }], isError: true };
 }
 
-export function createMcpServer(opts: McpServerOptions): Server {
-  const server = new Server(
-    { name: opts.name, title: opts.title, version: opts.version },
-    { capabilities: { tools: { listChanged: false } }, instructions: opts.instructions, jsonSchemaValidator: unusedJsonSchemaValidator },
-  );
+/** The tools/list and tools/call handlers, built once and shared by every Server instance (both eras, stdio). */
+export function toolHandlers(opts: McpServerOptions) {
   const byName = new Map(opts.tools.map((t) => [t.name, t]));
   const policy = opts.policy;
   // Built at the first tools/list, not at start: JSON Schema generation is most of start-up's work.
@@ -119,51 +128,55 @@ export function createMcpServer(opts: McpServerOptions): Server {
     }
     return readOnly ? listing.readOnly : listing.full;
   };
+  const readOnlyCaller = (ctx: ServerContext) => ctx.http?.authInfo?.scopes.includes("read-only") === true;
 
-  server.setRequestHandler(ListToolsRequestSchema, (_request, extra) => listFor(extra.authInfo?.scopes.includes("read-only") === true));
+  const list = (_request: unknown, ctx: ServerContext) => listFor(readOnlyCaller(ctx));
 
-  server.setRequestHandler(LooseCallToolRequestSchema, async (loose, extra): Promise<CallToolResult> => {
-    const request = loose as unknown as CallToolRequest; // checked against CallToolRequestSchema by the SDK before this runs
+  const call = async (request: { params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } }, extra: ServerContext): Promise<CallToolResult> => {
     const { name, arguments: args } = request.params;
     const def = byName.get(name);
     if (!def) {
-      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}. Available tools: ${[...byName.keys()].join(", ")}`);
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}. Available tools: ${[...byName.keys()].join(", ")}`);
     }
     const started = performance.now();
+    const meta = request.params._meta ?? extra.mcpReq._meta;
+    const traceparent = traceparentOf(meta);
+    const signal = extra.mcpReq.signal;
     const record = (args: Record<string, unknown>, outcome: ToolOutcome<unknown>) => {
       // Calls that change something or run a command, and every refusal (reads included).
       const denied = !outcome.ok && outcome.denied === true;
       if (!opts.audit || (isReadOnly(def) && !denied)) return;
-      const who = { client: String(extra.authInfo?.extra?.client ?? "stdio"), token: extra.authInfo?.clientId ?? "stdio" };
+      const auth = extra.http?.authInfo;
+      const who = { client: String(auth?.extra?.client ?? "stdio"), token: auth?.clientId ?? "stdio" };
       const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
       try {
-        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: extra.signal.aborted, traceparent: traceparentOf(request.params._meta) }));
+        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: signal.aborted, traceparent }));
       } catch (err) {
         logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
       }
     };
-    const readOnlyCaller = extra.authInfo?.scopes.includes("read-only") ?? false;
-    if (readOnlyCaller && !isReadOnly(def)) {
+    if (readOnlyCaller(extra) && !isReadOnly(def)) {
       const message = `Tool ${name} is not available to this token: it is read-only (no shell, no writes). Ask the operator for a full token.`;
-      record(args && typeof args === "object" ? (args as Record<string, unknown>) : {}, { ok: false, error: message, denied: true });
-      throw new McpError(ErrorCode.InvalidParams, message);
+      record(args && typeof args === "object" ? args : {}, { ok: false, error: message, denied: true });
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, message);
     }
     const parsed = def.input.safeParse(args ?? {});
     if (!parsed.success) {
-      throw new McpError(ErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
     }
-    const progressToken = request.params._meta?.progressToken;
+    const progressToken = (meta as { progressToken?: string | number } | undefined)?.progressToken;
     const ctx: ToolContext = {
       ...opts.context,
       ...(policy ? { policy } : {}),
+      ...(traceparent ? { traceparent } : {}),
       progressWanted: progressToken !== undefined,
-      signal: extra.signal,
+      signal,
       progress:
         progressToken === undefined
           ? async () => {}
           : async (message, progress, total) => {
-              await extra
-                .sendNotification({ method: "notifications/progress", params: { progressToken, progress, total, message } })
+              await extra.mcpReq
+                .notify({ method: "notifications/progress", params: { progressToken, progress, total, message } })
                 .catch(() => {});
             },
     };
@@ -177,6 +190,30 @@ export function createMcpServer(opts: McpServerOptions): Server {
     }
     record(parsed.data as Record<string, unknown>, outcome);
     return toCallToolResult(outcome);
-  });
+  };
+  return { list, call };
+}
+
+export type ToolHandlers = ReturnType<typeof toolHandlers>;
+
+/** One Server for `era`, answering with `handlers` (share one set across instances: the listing is built once). */
+export function createMcpServer(opts: McpServerOptions, era: Era, handlers: ToolHandlers = toolHandlers(opts)): Server {
+  const info = { name: opts.name, title: opts.title, version: opts.version };
+  const options = {
+    capabilities: { tools: { listChanged: false } },
+    instructions: opts.instructions,
+    jsonSchemaValidator: unusedJsonSchemaValidator,
+    // The SDK installs server/discover only on an instance whose list names a modern revision.
+    supportedProtocolVersions: era === "modern" ? [MODERN_REVISION, ...SUPPORTED_PROTOCOL_VERSIONS] : [...SUPPORTED_PROTOCOL_VERSIONS],
+  };
+  const server = era === "modern" ? new ModernServer(info, options) : new Server(info, options);
+  server.setRequestHandler("tools/list", handlers.list);
+  server.setRequestHandler("tools/call", handlers.call);
   return server;
+}
+
+/** The two long-lived Servers HTTP answers with, one per era, from one set of handlers. */
+export function createMcpServers(opts: McpServerOptions): Record<Era, Server> {
+  const handlers = toolHandlers(opts);
+  return { modern: createMcpServer(opts, "modern", handlers), legacy: createMcpServer(opts, "legacy", handlers) };
 }

@@ -35,6 +35,8 @@ export interface ToolContext {
   stateDir: string;
   /** What the file tools may read and write (src/policy); the server always sets it, unit tests may not. */
   policy?: FilePolicy;
+  /** The caller's W3C trace context (`_meta.traceparent`), when it sent a well-formed one; the hub passes it on to backends. */
+  traceparent?: string;
 }
 
 /** A handler's answer: data for structuredContent plus readable text, or a failure the agent can act on. */

@@ -4,9 +4,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 
 export const repoRoot = resolve(import.meta.dir, "../..");
 export const bunPath = process.execPath;
@@ -106,12 +104,18 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
   return { url: url!, base: url!.replace(/\/mcp$/, ""), token, home, tokenFile, proc, logs: () => stderr, stop };
 }
 
-/** The SDK's real client, connected with the server's token. */
-export async function connect(server: { url: string; token: string }, token = server.token): Promise<Client> {
+/**
+ * The SDK's real (v2) client, connected with the server's token. It speaks 2026-07-28 (pinned, so a silent
+ * fall-back to 2025 would fail the test); `era: "legacy"` makes it speak 2025 (initialize) instead.
+ */
+export async function connect(server: { url: string; token: string }, token = server.token, era: "modern" | "legacy" = "modern"): Promise<Client> {
   const transport = new StreamableHTTPClientTransport(new URL(server.url), {
     requestInit: { headers: { authorization: `Bearer ${token}` } },
   });
-  const client = new Client({ name: "lmcp-test", version: "0.0.0" });
+  const client = new Client(
+    { name: "lmcp-test", version: "0.0.0" },
+    { versionNegotiation: { mode: era === "modern" ? { pin: "2026-07-28" } : "legacy" } },
+  );
   await client.connect(transport);
   return client;
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { closedPort, hungListener } from "../helpers/fixtures.ts";
 import { startHub } from "../helpers/hub.ts";
 import { type StartedServer, callTool, connect, pidAlive, resultText, startServer, waitFor, waitForPidFile } from "../helpers/server.ts";
@@ -89,7 +89,7 @@ describe("SSH fallback through the hub", () => {
     const pidFile = join(dir, "ssh-cancel.pid");
     const abort = new AbortController();
     const pending = client
-      .callTool({ name: "remote_shell", arguments: { host: "sshonly", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
+      .callTool({ name: "remote_shell", arguments: { host: "sshonly", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, { signal: abort.signal })
       .catch((e: Error) => e);
     const pid = await waitForPidFile(pidFile);
     abort.abort("test cancels");

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { type StartedServer, callTool, connect, rpc, startServer } from "../helpers/server.ts";
 import { redosCorpus, redosHitLines, redosText } from "./redos_corpus.ts";
 

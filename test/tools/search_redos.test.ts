@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { type StartedServer, callTool, connect, resultText, startServer, waitFor } from "../helpers/server.ts";
 import { redosCorpus, redosHitLines, redosText } from "../reliability/redos_corpus.ts";
 
@@ -109,7 +109,7 @@ describe("search_files under load", () => {
     const pid = server.proc.pid;
     const before = cpuMs(pid);
     const controller = new AbortController();
-    const call = client.callTool({ name: "search_files", arguments: longSearch(120) }, undefined, { signal: controller.signal });
+    const call = client.callTool({ name: "search_files", arguments: longSearch(120) }, { signal: controller.signal });
     const settled = call.then(
       () => "answered",
       () => "rejected",
