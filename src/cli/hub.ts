@@ -22,7 +22,9 @@ remote_list_hosts and remote_shell_many, over Streamable HTTP at POST /mcp.
 Calls go to a host's lmcp server; when it is down, to SSH where configured.
 
 Flags (each beats its environment variable, which beats the config file):
-  --backends FILE       the registry [LMCP_HUB_BACKENDS] (default /etc/lmcp/backends.toml)
+  --backends FILE       the registry [LMCP_HUB_BACKENDS] (default /etc/lmcp/backends.toml
+                        for a system service or when it exists, else
+                        ~/.config/lmcp/backends.toml)
   --listen HOST:PORT    address to listen on [LMCP_LISTEN] (default 127.0.0.1:8766)
   --config FILE         TOML config [LMCP_CONFIG] (default /etc/lmcp/hub.toml,
                         else ~/.config/lmcp/hub.toml, if present)
@@ -41,6 +43,8 @@ Audit: one hash-chained JSON line per call that changes something or runs a
 command, and per refusal, in STATE_DIR/hub-audit.jsonl (0600), or journald under
 systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald" or
 "off". \`lmcp audit verify\` checks the chain; \`lmcp audit --help\` has the format.
+Add a host: lmcp hub add NAME --url URL --token-file FILE [--ssh USER@HOST]
+(\`lmcp hub add --help\`), then SIGHUP a running hub.
 Signals: SIGHUP re-reads the token file and the registry (a bad registry keeps
 the old one); SIGTERM/SIGINT finish calls in flight, then exit 0.
 `;

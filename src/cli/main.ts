@@ -11,6 +11,7 @@ Shell and file access for AI agents on your machines, over MCP.
 Commands:
   serve          run this host's MCP server (HTTP at /mcp, or --stdio)
   hub            run the hub: remote_* tools for every host in backends.toml
+  hub add NAME   add a host to the hub's registry (--url, --token-file, --ssh, --tag)
   token          mint a token (--out FILE writes it with mode 0600)
   client-config  print the client set-up (claude mcp add line, mcpServers JSON)
   call TOOL      call one tool on a server, e.g. lmcp call shell '{"command":"uptime"}'
@@ -33,6 +34,10 @@ const commands: Record<string, () => Promise<Command>> = {
   hosts: async () => ({ run: (await import("./hosts.ts")).hostsCommand }),
   audit: async () => ({ run: (await import("./audit.ts")).auditCommand }),
 };
+/** Commands under another's name (`lmcp hub add`), matched before that command parses its own flags. */
+const subcommands: Record<string, Record<string, () => Promise<Command>>> = {
+  hub: { add: async () => ({ run: (await import("./hub_add.ts")).hubAddCommand }) },
+};
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -46,19 +51,21 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage);
     return name === undefined ? 2 : 0;
   }
-  const load = commands[name];
+  const sub = rest[0] === undefined ? undefined : subcommands[name]?.[rest[0]];
+  const load = sub ?? commands[name];
   if (!load) {
     process.stderr.write(`lmcp: unknown command "${name}"\n\n${usage}`);
     return 2;
   }
+  const label = sub ? `${name} ${rest[0]}` : name;
   try {
-    return await (await load()).run(rest);
+    return await (await load()).run(sub ? rest.slice(1) : rest);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`lmcp: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`lmcp ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`lmcp ${label}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
 }

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import type { BackoffPolicy } from "../hub/backoff.ts";
 import { ConfigError, loadConfigFile } from "./file.ts";
-import { systemDir } from "./paths.ts";
+import { defaultBackendsFile } from "./paths.ts";
 import { type CommonFlagValues, type ServerSettings, commonFileShape, locateConfig, resolveCommon } from "./server.ts";
 
 const positive = z.number().positive();
@@ -43,6 +43,18 @@ function envSeconds(name: string): number | undefined {
   return n;
 }
 
+/** The registry path: --backends > LMCP_HUB_BACKENDS > `backends` in hub.toml > the default (src/config/paths.ts). */
+function backendsFileFrom(flag: string | undefined, file: { backends?: string | undefined }): string {
+  return resolve(flag ?? (process.env.LMCP_HUB_BACKENDS || undefined) ?? file.backends ?? defaultBackendsFile());
+}
+
+/** The registry `lmcp hub` with these flags would read, for commands that edit it (`lmcp hub add`). */
+export function locateBackendsFile(flags: { backends?: string | undefined; config?: string | undefined }): string {
+  if (flags.backends !== undefined || process.env.LMCP_HUB_BACKENDS) return backendsFileFrom(flags.backends, {});
+  const configFile = locateConfig("hub", flags.config);
+  return backendsFileFrom(undefined, configFile ? loadConfigFile(configFile, hubFileSchema) : {});
+}
+
 export function resolveHubSettings(flags: CommonFlagValues & { backends?: string }): HubSettings {
   const configFile = locateConfig("hub", flags.config);
   const file = configFile ? loadConfigFile(configFile, hubFileSchema) : {};
@@ -56,10 +68,9 @@ export function resolveHubSettings(flags: CommonFlagValues & { backends?: string
     throw new ConfigError(`the down backoff's maximum (${policy.ttlDownMaxMs / 1000} s) is below its minimum (${policy.ttlDownMinMs / 1000} s)`);
   }
   const sshMaxConcurrent = file.ssh_max_concurrent ?? 32;
-  const backends = flags.backends ?? (process.env.LMCP_HUB_BACKENDS || undefined) ?? file.backends ?? `${systemDir}/backends.toml`;
   return {
     ...resolveCommon("hub", flags, file, configFile),
-    backendsFile: resolve(backends),
+    backendsFile: backendsFileFrom(flags.backends, file),
     policy,
     probeTimeoutMs: s("LMCP_HUB_PROBE_TIMEOUT", file.probe_timeout_s, 3),
     sshHardTimeoutMs: s("LMCP_HUB_SSH_HARD_TIMEOUT", file.ssh_hard_timeout_s, 30),

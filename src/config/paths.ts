@@ -30,13 +30,26 @@ export function defaultConfigFile(role: Role): string | undefined {
   return undefined;
 }
 
+/** A system service: a unit that sets LMCP_SYSTEM=1, or root without a HOME (an init script). */
+export function isSystemService(): boolean {
+  return process.env.LMCP_SYSTEM === "1" || (process.getuid?.() === 0 && !process.env.HOME);
+}
+
 /**
  * The token file a server mints into, and clients read, when none is configured.
- * A system service (root, or a unit that sets LMCP_SYSTEM=1) uses /etc/lmcp; everyone else their config dir.
+ * A system service uses /etc/lmcp; everyone else their config dir.
  */
 export function defaultTokenFile(role: Role): string {
-  const system = process.env.LMCP_SYSTEM === "1" || (process.getuid?.() === 0 && !process.env.HOME);
-  return join(system ? systemDir : userConfigDir(), tokenName[role]);
+  return join(isSystemService() ? systemDir : userConfigDir(), tokenName[role]);
+}
+
+/**
+ * The hub's registry when none is named: /etc/lmcp/backends.toml for a system service or when it exists
+ * (a package installed it), else the user's ~/.config/lmcp/backends.toml, beside the user's hub-token.
+ */
+export function defaultBackendsFile(): string {
+  const system = join(systemDir, "backends.toml");
+  return isSystemService() || existsSync(system) ? system : join(userConfigDir(), "backends.toml");
 }
 
 /** Clients (call, hosts, client-config) try the user's token, then the system one. */

@@ -31,6 +31,9 @@ export interface HubOptions {
 /** A routed call's answer: the tool outcome and the path it took. */
 export type Routed = { via: Via; outcome: ToolOutcome<Record<string, unknown>> } | { via: undefined; outcome: ToolOutcome<never> };
 
+/** How to leave a down period early, for both readers of a host error: the agent and the operator. */
+const reprobeHint = "remote_list_hosts with force=true, or `lmcp hosts --force`, re-probes it now";
+
 /** Tools that only change state idempotently (or not at all) may be retried over SSH even if the lmcp request may have arrived. */
 const safeToRetry = new Set(["read_file", "write_file", "list_dir", "search_files"]);
 
@@ -123,13 +126,14 @@ export class Hub {
     if (b.url) {
       // An unknown or stale host gets a bounded probe first, so a hung server costs one probe timeout, not a call timeout.
       const h = await this.health.fresh(b);
-      if (h.state === "down") lmcpProblem = `its lmcp is down (${h.error}; next probe ${new Date(h.nextProbe).toISOString()})`;
+      if (h.state === "down") lmcpProblem = `its lmcp is down (${h.error}; next probe ${new Date(h.nextProbe).toISOString()}; ${reprobeHint})`;
       else {
         const started = performance.now();
         try {
           const result = await this.link(b).callTool(def.name, args, {
             signal: ctx.signal,
             timeoutMs: callTimeoutMs(def.name, args),
+            traceparent: ctx.traceparent,
             // Only when our own caller wants progress: asking for it makes the backend answer as an SSE stream, which costs more than JSON.
             onprogress: ctx.progressWanted ? (p) => void ctx.progress(p.message ?? "", p.progress, p.total) : undefined,
           });
@@ -145,7 +149,13 @@ export class Hub {
             this.health.record(b.name, { kind: "auth_failed", latencyMs: performance.now() - started });
             return { via: "lmcp", outcome: { ok: false, error: `${host}: ${f.message}. Not retried over SSH: a refused token is a configuration error.` } };
           }
-          if (ctx.signal.aborted) return { via: "lmcp", outcome: { ok: false, error: `${host}: the call was cancelled` } };
+          if (ctx.signal.aborted) {
+            // Our caller gave up, which proves nothing about the host (a long command may have been cancelled);
+            // but one that stopped answering must not stay `up` for its whole TTL: a bounded probe settles it now.
+            this.health.probe(b).catch(() => {});
+            return { via: "lmcp", outcome: { ok: false, error: `${host}: the call was cancelled` } };
+          }
+          // Recorded now, not at the next probe: the next call and remote_list_hosts must not trust a stale `up`.
           this.health.record(b.name, { kind: "down", error: f.message });
           logEvent(`hub: ${host} marked down: ${f.message}`);
           if (f.kind === "broken" && !safeToRetry.has(def.name)) {
@@ -154,7 +164,7 @@ export class Hub {
               outcome: { ok: false, error: `${host}: the connection to its lmcp failed during the call (${f.message}); not retried over SSH because the command may have run. Check with remote_shell_bg_status or retry.` },
             };
           }
-          lmcpProblem = `its lmcp failed (${f.message})`;
+          lmcpProblem = `its lmcp failed (${f.message}; ${reprobeHint})`;
         }
       }
     }

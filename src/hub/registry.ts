@@ -17,7 +17,7 @@ const sshTarget = z
   .string()
   .regex(/^(?:[^@\s-][^@\s]*@)?[^@\s-][^@\s]*$/, 'must be "host" or "user@host", without spaces, and neither part may start with "-"');
 
-const backendSchema = z
+export const backendSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be letters, digits, '.', '_' or '-' (at most 63), starting with a letter or digit"),
     url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL ending in the server's /mcp path" }).optional(),
@@ -95,8 +95,8 @@ function describe(error: z.ZodError, file: string, text: string, raw: { backend?
     .join("\n");
 }
 
-/** Checks what zod cannot see alone: one way to reach a host, one token source, unique names, readable tokens. */
-function resolveBackend(entry: BackendEntry, file: string, line: number): Backend {
+/** Checks what zod cannot see alone: one way to reach a host, one token source, a readable token. */
+export function resolveBackend(entry: BackendEntry, file: string, line: number): Backend {
   const where = `${file}:${line}: backend "${entry.name}"`;
   if (!entry.url && !entry.ssh) throw new ConfigError(`${where}: needs url (its lmcp server) or ssh (SSH-only), or both`);
   const sources = [entry.token, entry.token_file, entry.token_env].filter((s) => s !== undefined).length;
@@ -128,15 +128,8 @@ function resolveBackend(entry: BackendEntry, file: string, line: number): Backen
   };
 }
 
-/** Reads and validates a registry file; any problem is a ConfigError naming file, backend and key. */
-export function loadRegistry(file: string): Backend[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`backends file ${file} ${code === "ENOENT" ? "does not exist; create it (see the README's hub section) or pass --backends" : `cannot be read: ${(err as Error).message}`}`);
-  }
+/** A registry's text validated (schema, unique names) without resolving tokens: entries and the line each starts on. */
+export function parseRegistry(text: string, file: string): { entry: BackendEntry; line: number }[] {
   const raw = parseToml(text, file);
   const parsed = registrySchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(describe(parsed.error, file, text, raw as { backend?: { name?: unknown }[] }));
@@ -145,6 +138,20 @@ export function loadRegistry(file: string): Backend[] {
     const line = backendKeyLine(text, i, "");
     if (seen.has(entry.name)) throw new ConfigError(`${file}:${line}: backend "${entry.name}" is defined twice; names must be unique`);
     seen.add(entry.name);
-    return resolveBackend(entry, file, line);
+    return { entry, line };
   });
+}
+
+/** Reads and validates a registry file; any problem is a ConfigError naming file, backend and key. */
+export function loadRegistry(file: string): Backend[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      `backends file ${file} ${code === "ENOENT" ? "does not exist; add a host with `lmcp hub add NAME --url URL --token-file FILE` (it creates the file), or pass --backends" : `cannot be read: ${(err as Error).message}`}`,
+    );
+  }
+  return parseRegistry(text, file).map(({ entry, line }) => resolveBackend(entry, file, line));
 }

@@ -146,11 +146,11 @@ export function shellManyTool(hub: Hub): ToolDef {
     name: "remote_shell_many",
     title: "Run a command on many hosts",
     description:
-      "Runs one shell command on several hosts in parallel (named in `hosts`, and/or every host with `tag`) and returns one result per host, " +
+      "Runs one shell command on several hosts in parallel (named in `hosts`, and/or every host with `tag`; with neither, every host in the registry) and returns one result per host, " +
       "hosts with identical output grouped, and a summary (ok / failed / unreachable). A host that cannot be reached is a per-host error, not a failure of the call. " +
       `Each host's output is cut to its head and tail (${MANY_STREAM_BYTES} bytes per stream).`,
     input: z.object({
-      hosts: z.array(z.string().min(1)).optional().describe("Host names to run on."),
+      hosts: z.array(z.string().min(1)).optional().describe("Host names to run on. Omit both `hosts` and `tag` to run on every host."),
       tag: z.string().optional().describe("Run on every host with this tag (added to `hosts`)."),
       command: shell.input.shape.command,
       timeout_s: shell.input.shape.timeout_s.describe("Per host: seconds before that host's command is killed (default 120)."),
@@ -164,8 +164,11 @@ export function shellManyTool(hub: Hub): ToolDef {
     }),
     annotations: { destructiveHint: true, readOnlyHint: false, openWorldHint: true },
     async run(args, ctx) {
-      if (!args.hosts?.length && args.tag === undefined) return fail("name the hosts to run on with `hosts`, or select them with `tag`");
-      const { backends, unknown } = hub.select(args.hosts, args.tag);
+      // An empty list is more likely a computed selection that came out empty than a wish for every host.
+      if (args.hosts?.length === 0 && args.tag === undefined) return fail("`hosts` is empty: name at least one host, or omit `hosts` to run on every host");
+      const everyHost = args.hosts === undefined && args.tag === undefined;
+      const { backends, unknown } = everyHost ? { backends: hub.list(), unknown: [] } : hub.select(args.hosts, args.tag);
+      if (everyHost && backends.length === 0) return fail("the hub's registry has no hosts; add one with `lmcp hub add NAME --url URL --token-file FILE`, then reload the hub (SIGHUP)");
       if (backends.length === 0 && unknown.length === 0) return fail(`no host has the tag "${args.tag}"; remote_list_hosts shows each host's tags`);
       const shellArgs = { command: args.command, ...(args.timeout_s === undefined ? {} : { timeout_s: args.timeout_s }) };
       const total = backends.length + unknown.length;

@@ -14,8 +14,6 @@ import {
   type RequestId,
   type Transport,
   type TransportSendOptions,
-  isJSONRPCErrorResponse,
-  isJSONRPCResultResponse,
 } from "@modelcontextprotocol/server";
 
 /** The reply a cancelled call gets, since the SDK sends none for an aborted handler. */
@@ -53,12 +51,14 @@ export class CallTransport implements Transport {
 
   /** Called by the SDK for replies and for notifications tied to a request (progress). */
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+    // The SDK only hands this transport well-formed messages: telling a reply from a notification by its keys
+    // is enough (its isJSONRPC* guards run a full schema parse of the whole result, on every call).
+    if ("id" in message && ("result" in message || "error" in message)) {
       const internal = message.id as number;
       const entry = this.inflight.get(internal);
       if (!entry) return; // cancelled meanwhile: the caller already has its answer
       this.forget(internal, entry);
-      entry.early = this.dispatching && isJSONRPCErrorResponse(message);
+      entry.early = this.dispatching && "error" in message;
       entry.resolve({ ...message, id: entry.originalId } as JSONRPCMessage);
       return;
     }

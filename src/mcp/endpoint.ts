@@ -13,7 +13,6 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type Server,
   classifyInboundRequest,
-  isJSONRPCErrorResponse,
 } from "@modelcontextprotocol/server";
 import { type Admitted, jsonRpcError } from "../http/boundary.ts";
 import type { McpHttpHandler } from "../http/listen.ts";
@@ -30,7 +29,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** What the log line says about a reply (and, for the hub, which way it went). */
 function outcomeOf(reply: JSONRPCMessage, log: RequestLog): string {
-  if (isJSONRPCErrorResponse(reply)) return `rpc_error_${reply.error.code}`;
+  if ("error" in reply) return `rpc_error_${reply.error.code}`;
   const result = (reply as { result?: { isError?: boolean; structuredContent?: { via?: unknown } } }).result;
   const via = result?.structuredContent?.via;
   if (typeof via === "string") log.via = via;
@@ -145,7 +144,7 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
       if (wantsStream(accept, request)) return stream(transport, request, extra);
       const { reply, early } = await transport.request(request, admitted.identity, extra, undefined, req.signal);
       log.outcome = outcomeOf(reply, log);
-      const status = modern ? modernReplyStatus(isJSONRPCErrorResponse(reply) ? reply.error.code : undefined, early) : 200;
+      const status = modern ? modernReplyStatus("error" in reply ? reply.error.code : undefined, early) : 200;
       return new Response(new ReplyBudget(MAX_REPLY_BYTES).fit(reply, request.method === "tools/call", false), {
         status,
         headers: { "content-type": "application/json", ...headers },

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/file.ts";
+import { locateBackendsFile } from "../../src/config/hub.ts";
+import { defaultBackendsFile } from "../../src/config/paths.ts";
 import { loadRegistry } from "../../src/hub/registry.ts";
 import { tempDir } from "../helpers/context.ts";
 
@@ -109,5 +111,53 @@ ssh = "euler.lan"
   });
   test("a url that is not http(s) is refused", () => {
     expect(errorOf(registry(`[[backend]]\nname = "a"\nurl = "ftp://a/mcp"\ntoken = "x"\n`))).toContain('key "url"');
+  });
+});
+
+describe("where the registry is", () => {
+  const keys = ["LMCP_SYSTEM", "XDG_CONFIG_HOME", "LMCP_HUB_BACKENDS", "LMCP_CONFIG"] as const;
+  /** Runs `f` with these variables set (undefined: unset), then puts the old values back. */
+  const withEnv = <T>(vars: Partial<Record<(typeof keys)[number], string>>, f: () => T): T => {
+    const saved = keys.map((k) => [k, process.env[k]] as const);
+    for (const k of keys) {
+      if (vars[k] === undefined) delete process.env[k];
+      else process.env[k] = vars[k];
+    }
+    try {
+      return f();
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  };
+  const systemRegistry = "/etc/lmcp/backends.toml";
+
+  test("a system service (LMCP_SYSTEM=1, as the systemd unit sets) uses /etc/lmcp/backends.toml", () => {
+    expect(withEnv({ LMCP_SYSTEM: "1", XDG_CONFIG_HOME: "/nowhere" }, defaultBackendsFile)).toBe(systemRegistry);
+  });
+  test.skipIf(existsSync(systemRegistry))("anyone else gets their config dir's backends.toml, XDG_CONFIG_HOME respected (skipped: this machine has /etc/lmcp/backends.toml, which wins)", () => {
+    const d = freshDir();
+    expect(withEnv({ XDG_CONFIG_HOME: d }, defaultBackendsFile)).toBe(join(d, "lmcp", "backends.toml"));
+    // A relative XDG_CONFIG_HOME is ignored, as the XDG spec says.
+    expect(withEnv({ XDG_CONFIG_HOME: "rel" }, defaultBackendsFile)).toEndWith("/.config/lmcp/backends.toml");
+  });
+  test("--backends beats LMCP_HUB_BACKENDS, which beats hub.toml's backends, which beats the default", () => {
+    const d = freshDir();
+    const config = join(d, "hub.toml");
+    writeFileSync(config, `backends = ${JSON.stringify(join(d, "from-config.toml"))}\n`);
+    withEnv({ XDG_CONFIG_HOME: d, LMCP_HUB_BACKENDS: join(d, "from-env.toml") }, () => {
+      expect(locateBackendsFile({ backends: join(d, "from-flag.toml"), config })).toBe(join(d, "from-flag.toml"));
+      expect(locateBackendsFile({ config })).toBe(join(d, "from-env.toml"));
+    });
+    withEnv({ XDG_CONFIG_HOME: d }, () => {
+      expect(locateBackendsFile({ config })).toBe(join(d, "from-config.toml"));
+      expect(locateBackendsFile({})).toBe(defaultBackendsFile());
+    });
+  });
+  test("a missing registry says how to create one", () => {
+    const f = join(freshDir(), "backends.toml");
+    expect(errorOf(f)).toBe(`backends file ${f} does not exist; add a host with \`lmcp hub add NAME --url URL --token-file FILE\` (it creates the file), or pass --backends`);
   });
 });
