@@ -3,12 +3,16 @@
 import { parseFlags } from "./args.ts";
 import { clientFlags, resolveTarget } from "./client.ts";
 
-export const clientConfigHelp = `Usage: lmcp client-config [--url URL] [--token-file FILE] [--hub] [--name NAME] [--json]
+export const clientConfigHelp = `Usage: lmcp client-config [--url URL | --listen ADDR] [--token-file FILE] [--hub] [--name NAME] [--json]
 
 Prints the client set-up for an lmcp server (or, with --hub, the hub): the
 \`claude mcp add\` line for Claude Code, and the JSON for Claude Code (.mcp.json),
 Cursor (~/.cursor/mcp.json) and VS Code (.vscode/mcp.json). It includes the token.
-  --url URL          server URL [LMCP_URL] (default http://127.0.0.1:8765/mcp; hub 8766)
+  --url URL          server URL [LMCP_URL] (default: where the server listens, from
+                     --listen, LMCP_LISTEN or \`listen\` in lmcp.toml / hub.toml, else
+                     http://127.0.0.1:8765/mcp; hub 8766)
+  --listen ADDR      the server's listen address, e.g. 127.0.0.1:9000 (0.0.0.0 means loopback)
+  --config FILE      the server's config file, for listen and token_file [LMCP_CONFIG]
   --token-file FILE  token file (default ~/.config/lmcp/token, else /etc/lmcp/token;
                      hub-token with --hub); LMCP_TOKEN wins over the default files
   --hub              the hub's defaults (port 8766, hub-token)

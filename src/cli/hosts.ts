@@ -1,15 +1,17 @@
 // `lmcp hosts`: asks a hub for remote_list_hosts and prints the fleet as a table.
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { parseFlags } from "./args.ts";
-import { clientFlags, connectClient, resolveTarget } from "./client.ts";
+import { clientFlags, resolveTarget, withClient } from "./client.ts";
 
-export const hostsHelp = `Usage: lmcp hosts [--force] [--tag TAG] [--json] [--url URL] [--token-file FILE]
+export const hostsHelp = `Usage: lmcp hosts [--force] [--tag TAG] [--json] [--url URL | --listen ADDR] [--token-file FILE]
 
 Prints the hub's hosts: name, state, via, latency, last probe, next probe.
   --force            probe every host now
   --tag TAG          only hosts with this tag
   --json             print the hosts as JSON, for scripts
-  --url URL          the hub [LMCP_URL] (default http://127.0.0.1:8766/mcp)
+  --url URL          the hub [LMCP_URL] (default: where the hub listens, from --listen,
+                     LMCP_LISTEN or \`listen\` in hub.toml, else http://127.0.0.1:8766/mcp)
+  --listen ADDR      the hub's listen address, e.g. 127.0.0.1:9001 (0.0.0.0 means loopback)
+  --config FILE      the hub's config file, for listen and token_file [LMCP_CONFIG]
   --token-file FILE  the hub's token (default ~/.config/lmcp/hub-token, else /etc/lmcp/hub-token)
   -h, --help         this help
 `;
@@ -70,25 +72,22 @@ export async function hostsCommand(argv: string[]): Promise<number> {
     process.stdout.write(hostsHelp);
     return 0;
   }
-  const client = await connectClient(resolveTarget("hub", values, false));
-  try {
-    const args: Record<string, unknown> = {};
-    if (values.force) args.force = true;
-    if (values.tag !== undefined) args.tag = values.tag;
-    const result = (await client.callTool({ name: "remote_list_hosts", arguments: args }, undefined, { timeout: 120_000 })) as CallToolResult;
-    if (result.isError) {
-      for (const c of result.content) if (c.type === "text") process.stderr.write(`${c.text}\n`);
-      return 1;
-    }
-    const { hosts, summary } = result.structuredContent as { hosts: HostRow[]; summary: string };
-    if (values.json) {
-      process.stdout.write(`${JSON.stringify(hosts, null, 2)}\n`);
-      return 0;
-    }
-    const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
-    process.stdout.write(`${[...renderHosts(hosts, colour), "", summary].join("\n")}\n`);
-    return 0;
-  } finally {
-    await client.close().catch(() => {});
+  const args: Record<string, unknown> = {};
+  if (values.force) args.force = true;
+  if (values.tag !== undefined) args.tag = values.tag;
+  const result = await withClient(resolveTarget("hub", values, false, false), (client) =>
+    client.callTool({ name: "remote_list_hosts", arguments: args }, { timeout: 120_000 }),
+  );
+  if (result.isError) {
+    for (const c of result.content) if (c.type === "text") process.stderr.write(`${c.text}\n`);
+    return 1;
   }
+  const { hosts, summary } = result.structuredContent as { hosts: HostRow[]; summary: string };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(hosts, null, 2)}\n`);
+    return 0;
+  }
+  const colour = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  process.stdout.write(`${[...renderHosts(hosts, colour), "", summary].join("\n")}\n`);
+  return 0;
 }

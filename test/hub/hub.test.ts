@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Client } from "@modelcontextprotocol/client";
 import { closedPort, hungListener, stuckBackend } from "../helpers/fixtures.ts";
 import { type BackendSpec, registryText, startHub } from "../helpers/hub.ts";
 import { type StartedServer, callTool, connect, lmcpCommand, pidAlive, resultText, rpc, startServer, waitFor, waitForPidFile } from "../helpers/server.ts";
@@ -94,6 +93,16 @@ describe("routing over lmcp", () => {
     const e = await call("remote_edit_file", { host: "beta", path, old_string: "two", new_string: "three" });
     expect(e.structuredContent).toMatchObject({ replacements: 1, via: "lmcp" });
   });
+  test("the caller's traceparent reaches the backend: its audit line carries it", async () => {
+    const traceparent = `00-${crypto.randomUUID().replace(/-/g, "")}-00f067aa0ba902b7-01`;
+    const r = (await client.callTool({ name: "remote_shell", arguments: { host: "alpha", command: "echo traced" }, _meta: { traceparent } })) as CallToolResult;
+    expect(r.isError).toBeFalsy();
+    const audit = join(alpha.home, ".state", "lmcp", "audit.jsonl");
+    const line = await waitFor("alpha's audit line with the traceparent", () =>
+      existsSync(audit) ? readFileSync(audit, "utf8").split("\n").find((l) => l.includes(traceparent)) : undefined,
+    );
+    expect(JSON.parse(line)).toMatchObject({ tool: "shell", traceparent });
+  });
   test("a backend's tool error comes back as an error naming the host", async () => {
     const r = await call("remote_read_file", { host: "alpha", path: join(dir, "nope") });
     expect(r.isError).toBe(true);
@@ -138,7 +147,6 @@ describe("routing over lmcp", () => {
     const seen: { progress: number; total?: number; message?: string }[] = [];
     const r = (await client.callTool(
       { name: "remote_shell_many", arguments: { hosts: ["alpha", "beta", "closed"], command: "seq 1 20000; echo same >&2", max_concurrency: 1 } },
-      undefined,
       { onprogress: (p) => void seen.push(p) },
     )) as CallToolResult;
     const sc = r.structuredContent as {
@@ -156,8 +164,8 @@ describe("routing over lmcp", () => {
     expect(seen[2]?.total).toBe(3);
     expect(text(r)).toStartWith("3 hosts: 2 ok, 0 failed, 1 unreachable\n--- alpha, beta (exit 0)");
   });
-  test("remote_shell_many without hosts or tag is refused", async () => {
-    const r = await call("remote_shell_many", { command: "true" });
+  test("remote_shell_many with an empty hosts list is refused", async () => {
+    const r = await call("remote_shell_many", { hosts: [], command: "true" });
     expect(r.isError).toBe(true);
   });
 });
@@ -167,7 +175,6 @@ describe("progress and cancellation through the hub", () => {
     const seen: { message?: string }[] = [];
     const r = (await client.callTool(
       { name: "remote_shell", arguments: { host: "alpha", command: "for i in 1 2 3 4 5 6; do echo step-$i; sleep 1; done" } },
-      undefined,
       { onprogress: (p) => void seen.push(p), timeout: 30_000 },
     )) as CallToolResult;
     expect((r.structuredContent as { exit_code: number }).exit_code).toBe(0);
@@ -178,7 +185,7 @@ describe("progress and cancellation through the hub", () => {
     const pidFile = join(dir, "remote-cancel.pid");
     const abort = new AbortController();
     const pending = client
-      .callTool({ name: "remote_shell", arguments: { host: "alpha", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, undefined, { signal: abort.signal })
+      .callTool({ name: "remote_shell", arguments: { host: "alpha", command: `sleep 300 & echo $! > ${pidFile}; wait` } }, { signal: abort.signal })
       .catch((e: Error) => e);
     const pid = await waitForPidFile(pidFile);
     abort.abort("test cancels");
@@ -198,7 +205,7 @@ describe("isolation and tokens", () => {
     try {
       const abort = new AbortController();
       const hanging = Array.from({ length: 20 }, () =>
-        c.callTool({ name: "remote_shell", arguments: { host: "stuck", command: "true" } }, undefined, { signal: abort.signal }).catch(() => "aborted"),
+        c.callTool({ name: "remote_shell", arguments: { host: "stuck", command: "true" } }, { signal: abort.signal }).catch(() => "aborted"),
       );
       for (let i = 0; i < 10; i++) {
         const r = await callTool(c, "remote_shell", { host: "alpha", command: `echo ${i}` });
@@ -268,5 +275,14 @@ describe("registry reload and lmcp hosts", () => {
     expect(lines.find((l) => l.startsWith("alpha"))!.slice(stateCol)).toStartWith("up");
     const j = Bun.spawnSync([...lmcpCommand(), "hosts", "--json", "--url", hub.url, "--token-file", hub.tokenFile], { env });
     expect(JSON.parse(j.stdout.toString()).map((h: Host) => h.name)).toEqual(["alpha", "beta", "hung", "closed", "wrongtoken"]);
+  });
+  test("`lmcp hosts` finds the hub at its configured listen address (--listen, or LMCP_LISTEN), without --url", async () => {
+    const env = { PATH: process.env.PATH ?? "", HOME: dir, XDG_CONFIG_HOME: join(dir, "no-config") };
+    const listen = new URL(hub.url).host;
+    const byFlag = Bun.spawnSync([...lmcpCommand(), "hosts", "--json", "--listen", listen, "--token-file", hub.tokenFile], { env });
+    expect(byFlag.stderr.toString()).toBe("");
+    expect(JSON.parse(byFlag.stdout.toString()).map((h: Host) => h.name)).toContain("alpha");
+    const byEnv = Bun.spawnSync([...lmcpCommand(), "hosts", "--json", "--token-file", hub.tokenFile], { env: { ...env, LMCP_LISTEN: `0.0.0.0:${new URL(hub.url).port}` } });
+    expect(byEnv.exitCode).toBe(0);
   });
 });
