@@ -91,6 +91,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     context: { limits: settings.limits, stateDir: settings.stateDir },
     policy,
     audit,
+    fileResources: true,
   };
 
   if (values.stdio) {

@@ -17,6 +17,7 @@ import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
 import type { FilePolicy } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
+import { linksFor, readFileResource } from "./file_resources.ts";
 import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
 
 /** The MCP revision lmcp speaks natively; 2025 revisions are served on the legacy path. */
@@ -48,6 +49,11 @@ export interface McpServerOptions {
   policy?: FilePolicy;
   /** Where calls that change something or run a command are recorded. */
   audit?: AuditSink;
+  /**
+   * Link the files results name (spool files, job logs) as resource_link content and serve them with resources/read.
+   * Serve only: on the hub those paths are on a backend.
+   */
+  fileResources?: boolean;
 }
 
 /** A W3C trace context from a request's `_meta` (MCP carries it as `_meta.traceparent`), when well formed. */
@@ -108,9 +114,12 @@ export function describeTool(def: ToolDef): Tool {
   };
 }
 
-export function toCallToolResult(outcome: ToolOutcome<unknown>): CallToolResult {
+export function toCallToolResult(outcome: ToolOutcome<unknown>, links = false): CallToolResult {
   if (outcome.ok) {
-    return { content: [{ type: "text", text: outcome.text }], structuredContent: outcome.data as Record<string, unknown> };
+    return {
+      content: [{ type: "text", text: outcome.text }, ...(links ? linksFor(outcome.data) : [])],
+      structuredContent: outcome.data as Record<string, unknown>,
+    };
   }
   return { content: [{ type: "text", text: outcome.error }], isError: true };
 }
@@ -189,9 +198,19 @@ export function toolHandlers(opts: McpServerOptions) {
       outcome = { ok: false, error: `internal error in ${name}: ${err instanceof Error ? err.message : String(err)} (a bug in lmcp; please report it)` };
     }
     record(parsed.data as Record<string, unknown>, outcome);
-    return toCallToolResult(outcome);
+    return toCallToolResult(outcome, opts.fileResources === true);
   };
-  return { list, call };
+  const readResource = (request: { params: { uri: string } }, extra: ServerContext) =>
+    readFileResource(request.params.uri, policy, (reason) => {
+      // A refusal by policy is audited like read_file's.
+      const auth = extra.http?.authInfo;
+      try {
+        opts.audit?.write(auditEntry("resources/read", { uri: request.params.uri }, { ok: false, error: reason, denied: true }, { client: String(auth?.extra?.client ?? "stdio"), token: auth?.clientId ?? "stdio" }, 0));
+      } catch (err) {
+        logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
+      }
+    });
+  return { list, call, readResource };
 }
 
 export type ToolHandlers = ReturnType<typeof toolHandlers>;
@@ -200,7 +219,7 @@ export type ToolHandlers = ReturnType<typeof toolHandlers>;
 export function createMcpServer(opts: McpServerOptions, era: Era, handlers: ToolHandlers = toolHandlers(opts)): Server {
   const info = { name: opts.name, title: opts.title, version: opts.version };
   const options = {
-    capabilities: { tools: { listChanged: false } },
+    capabilities: { tools: { listChanged: false }, ...(opts.fileResources ? { resources: {} } : {}) },
     instructions: opts.instructions,
     jsonSchemaValidator: unusedJsonSchemaValidator,
     // The SDK installs server/discover only on an instance whose list names a modern revision.
@@ -209,6 +228,12 @@ export function createMcpServer(opts: McpServerOptions, era: Era, handlers: Tool
   const server = era === "modern" ? new ModernServer(info, options) : new Server(info, options);
   server.setRequestHandler("tools/list", handlers.list);
   server.setRequestHandler("tools/call", handlers.call);
+  if (opts.fileResources) {
+    // Nothing is listed: the files are the ones results link to, which come and go (spool files expire after 24 h).
+    server.setRequestHandler("resources/list", () => ({ resources: [] }));
+    server.setRequestHandler("resources/templates/list", () => ({ resourceTemplates: [] }));
+    server.setRequestHandler("resources/read", handlers.readResource);
+  }
   return server;
 }
 

@@ -4,7 +4,7 @@
 // Tool behaviour must be identical in every cell: schemas, results, errors,
 // progress, cancellation and scopes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
@@ -30,6 +30,7 @@ interface Session {
   version: string | undefined;
   listTools(): Promise<{ name: string; inputSchema: unknown; outputSchema?: unknown }[]>;
   call(name: string, args: Record<string, unknown>, opts?: CallOptions): Promise<ToolResult>;
+  readResource(uri: string): Promise<{ contents: { uri: string; text?: string; blob?: string }[] }>;
   close(): Promise<void>;
 }
 
@@ -43,6 +44,9 @@ const READER = "eras-reader-token";
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lmcp-eras-"));
   writeFileSync(join(dir, "hello.txt"), "hello, both eras\n");
+  // The stdio servers' own config file: a secret their tools and resources must not read.
+  mkdirSync(join(dir, "config", "lmcp"), { recursive: true });
+  writeFileSync(join(dir, "config", "lmcp", "lmcp.toml"), "# eras test\n");
   server = await startServer({ tokenFileText: `${FULL} name=ops\n${READER} read-only name=reader\n` });
 });
 afterAll(async () => {
@@ -58,6 +62,7 @@ function v2Session(client: Client): Session {
     listTools: async () => (await client.listTools()).tools,
     call: async (name, args, opts = {}) =>
       (await client.callTool({ name, arguments: args }, { ...opts, timeout: 20_000, resetTimeoutOnProgress: true })) as ToolResult,
+    readResource: async (uri) => (await client.readResource({ uri })) as { contents: { uri: string; text?: string }[] },
     close: () => client.close(),
   };
 }
@@ -67,6 +72,7 @@ function v1Session(client: V1Client): Session {
     version: undefined,
     listTools: async () => (await client.listTools()).tools,
     call: async (name, args, opts = {}) => (await client.callTool({ name, arguments: args }, undefined, { ...opts, timeout: 20_000 })) as ToolResult,
+    readResource: async (uri) => (await client.readResource({ uri })) as { contents: { uri: string; text?: string }[] },
     close: () => client.close(),
   };
 }
@@ -173,6 +179,30 @@ for (const cell of cells) {
       const r = await s.call("read_file", { path: join(dir, "absent.txt") });
       expect(r.isError).toBe(true);
       expect(JSON.stringify(r.content)).toContain("no such file");
+    });
+
+    test("a cut output and a job log come as resource_link content that resources/read returns whole", async () => {
+      const r = await s.call("shell", { command: "seq 1 20000" });
+      const links = (r.content ?? []) as { type: string; uri?: string; name?: string }[];
+      const link = links.find((c) => c.type === "resource_link");
+      expect(link?.uri).toBe(`file://${r.structuredContent?.full_output_path}`);
+      const whole = await s.readResource(link!.uri!);
+      expect(whole.contents[0]?.text?.split("\n").length).toBe(20001);
+      const job = await s.call("shell_bg", { command: "echo from-the-job" });
+      const logLink = ((job.content ?? []) as { type: string; uri?: string }[]).find((c) => c.type === "resource_link");
+      expect(logLink?.uri).toBe(`file://${job.structuredContent?.log_path}`);
+      await waitFor("the job's output in its log", async () => ((await s.readResource(logLink!.uri!)).contents[0]?.text?.includes("from-the-job") ? true : undefined));
+    });
+
+    test("resources/read refuses what read_file refuses, and says when a URI names nothing", async () => {
+      const absent = await rejection(s.readResource(`file://${join(dir, "absent.txt")}`));
+      expect(absent.code).toBe(-32602);
+      expect(absent.message).toContain("Resource not found");
+      const secret = await rejection(s.readResource(`file://${cell.transport === "http" ? server.tokenFile : join(dir, "config", "lmcp", "lmcp.toml")}`));
+      expect(secret.code).toBe(-32602);
+      expect(secret.message).toContain("Cannot read");
+      const foreign = await rejection(s.readResource("https://example.com/x"));
+      expect(foreign.message).toContain("file:///");
     });
 
     test("cancelling a call kills its command", async () => {
