@@ -19,7 +19,9 @@ let client: Client;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lmcp-hubssh-"));
-  [sshd, alpha] = await Promise.all([startSshd(), startServer()]);
+  // Started one after the other, so a failing sshd start leaves no server behind for afterAll to miss.
+  sshd = await startSshd();
+  alpha = await startServer();
   hung = hungListener();
   const ssh = { ssh: sshd.target, ssh_port: sshd.port, ssh_options: sshd.sshOptions };
   hub = await startHub(
