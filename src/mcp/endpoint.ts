@@ -10,6 +10,7 @@ import {
   type JSONRPCNotification,
   type JSONRPCRequest,
   type MessageExtraInfo,
+  PROTOCOL_VERSION_META_KEY,
   SUPPORTED_PROTOCOL_VERSIONS,
   type Server,
   classifyInboundRequest,
@@ -69,6 +70,24 @@ function describe(log: RequestLog, message: { method?: unknown; params?: unknown
   if (typeof params?.arguments?.host === "string") log.host = params.arguments.host;
 }
 
+/**
+ * A plain 2025-era request, recognised without the SDK's classifier (which runs three full schema parses of the
+ * body first): one JSON-RPC request object that claims no 2026 envelope, is not initialize, and comes with no
+ * 2026 MCP-Protocol-Version header. The classifier routes exactly these to the legacy path ("no-claim"); anything
+ * else (batches, notifications, initialize, any envelope claim, a modern header) still goes through it.
+ */
+function plainLegacyRequest(body: unknown, protocolVersionHeader: string | null): boolean {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return false;
+  const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+  if (m.jsonrpc !== "2.0" || typeof m.method !== "string" || m.method === "initialize") return false;
+  if (typeof m.id !== "string" && typeof m.id !== "number") return false;
+  if (protocolVersionHeader !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersionHeader.trim())) return false;
+  if (m.params === undefined) return true;
+  if (!m.params || typeof m.params !== "object" || Array.isArray(m.params)) return false;
+  const meta = (m.params as { _meta?: unknown })._meta;
+  return meta === undefined || (typeof meta === "object" && meta !== null && !Array.isArray(meta) && !(PROTOCOL_VERSION_META_KEY in meta));
+}
+
 /** Connects each era's long-lived Server to its own transport; returns what the HTTP listener calls for POST /mcp. */
 export async function createMcpHttpHandler(servers: Record<Era, Server>): Promise<McpHttpHandler> {
   const transports: Record<Era, CallTransport> = { modern: new CallTransport(), legacy: new CallTransport() };
@@ -100,6 +119,7 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
       method: req.headers.get("mcp-method"),
       name: req.headers.get("mcp-name"),
     };
+    if (plainLegacyRequest(parsed, standard.protocolVersion)) return legacy(parsed, { authInfo, request: req });
     const route = classifyInboundRequest({
       httpMethod: "POST",
       protocolVersionHeader: standard.protocolVersion ?? undefined,
