@@ -10,3 +10,9 @@ export const platform = `${process.platform}-${process.arch}`;
 
 /** The line `lmcp --version` prints: `lmcp X.Y.Z (commit, os-arch)`. */
 export const versionLine = `lmcp ${version} (${commit}, ${platform})`;
+
+/**
+ * How the user runs lmcp, for messages that tell them a command: `lmcp` for the installed binary, `npx lmcp`
+ * from a clone (where nothing puts `lmcp` on PATH; npx finds it in node_modules/.bin via package.json's bin).
+ */
+export const lmcpCommandName = Bun.main.startsWith("/$bunfs/") || Bun.main.startsWith("B:\\~BUN") ? "lmcp" : "npx lmcp";

@@ -7,6 +7,7 @@ import { type Admitted, type BoundaryOptions, admit, corsHeaders, hostCheck, rou
 import { BodySlots, LARGE_BODY_SLOTS } from "./body_slots.ts";
 import { canonicalHost, isLoopback, loopbackOrigins } from "./host_names.ts";
 import { type RequestLog, flushLog, logEvent, logRequest } from "./log.ts";
+import { lmcpCommandName } from "../version.ts";
 
 export interface RunningHttp {
   url: string;
@@ -201,7 +202,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
   Bun.unsafe.setJITPolicy(1);
 
   const role = settings.role === "hub" ? "hub" : "serve";
-  logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`lmcp client-config${role === "hub" ? " --hub" : ""}\` to set up a client`);
+  logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`${lmcpCommandName} client-config${role === "hub" ? " --hub" : ""}\` to set up a client`);
   if (!authState.auth) logEvent("WARNING: auth is off (--no-auth); every request is accepted");
   return { url, shutdown };
 }
