@@ -41,6 +41,8 @@ export class CallTransport implements Transport {
   private readonly byKey = new Map<string, number>();
   /** True while a message is handed to the SDK synchronously (an error sent then comes from its own checks). */
   private dispatching = false;
+  /** The internal id of the request being handed over, while `dispatching`. */
+  private dispatchingId: number | undefined;
 
   async start(): Promise<void> {}
 
@@ -95,10 +97,12 @@ export class CallTransport implements Transport {
         signal.addEventListener("abort", () => this.cancel(internal, "client disconnected"), { once: true });
       }
       this.dispatching = true;
+      this.dispatchingId = internal;
       try {
         this.onmessage?.({ ...message, id: internal }, extra);
       } finally {
         this.dispatching = false;
+        this.dispatchingId = undefined;
       }
     });
   }
@@ -113,6 +117,21 @@ export class CallTransport implements Transport {
       return;
     }
     this.onmessage?.(message, extra);
+  }
+
+  /**
+   * The SDK reported an error. One raised while a request is being handed over means it dropped that request
+   * (a message its schemas refuse gets no reply): answer it with -32600 so the caller never waits forever.
+   */
+  dropped(err: Error): void {
+    const internal = this.dispatchingId;
+    if (internal === undefined) return;
+    const entry = this.inflight.get(internal);
+    if (!entry) return;
+    this.forget(internal, entry);
+    entry.early = true;
+    const why = err.message.startsWith("Unknown message type") ? "not a JSON-RPC 2.0 message the MCP SDK accepts" : err.message.slice(0, 200);
+    entry.resolve({ jsonrpc: "2.0", id: entry.originalId, error: { code: -32600, message: `Invalid Request: ${why}` } });
   }
 
   /** Aborts the handler (through the SDK's own cancellation) and answers the waiting caller. */

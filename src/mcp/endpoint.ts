@@ -14,6 +14,10 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type Server,
   classifyInboundRequest,
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
 } from "@modelcontextprotocol/server";
 import { type Admitted, jsonRpcError } from "../http/boundary.ts";
 import type { McpHttpHandler } from "../http/listen.ts";
@@ -44,19 +48,37 @@ function wantsStream(accept: string, request: JSONRPCRequest): boolean {
   return meta?.progressToken !== undefined || !/application\/json|\*\/\*/.test(accept);
 }
 
-/** A JSON-RPC message's outline, checked before the SDK sees it (which checks it fully): -32600 otherwise. */
+/**
+ * Whether the SDK will take `item` as a message: its schemas are strict (an unknown top-level key fails them),
+ * and a message that fails them is dropped without a reply, so each one is checked here first and refused with
+ * -32600 instead of left hanging. The request check runs first: it is nearly every message.
+ */
 function notJsonRpc(item: unknown): string | undefined {
   if (!item || typeof item !== "object" || Array.isArray(item)) return "each message must be a JSON object";
+  if (isJSONRPCRequest(item) || isJSONRPCNotification(item) || isJSONRPCResultResponse(item) || isJSONRPCErrorResponse(item)) return undefined;
   const m = item as Record<string, unknown>;
   if (m.jsonrpc !== "2.0") return 'each message needs "jsonrpc": "2.0"';
-  if ("method" in m) {
-    if (typeof m.method !== "string") return '"method" must be a string';
-    if ("id" in m && typeof m.id !== "string" && typeof m.id !== "number") return '"id" must be a string or a number';
-    if ("params" in m && (typeof m.params !== "object" || m.params === null)) return '"params" must be an object or an array';
-    return undefined;
-  }
-  if ("id" in m && ("result" in m || "error" in m)) return undefined; // a response: accepted, answers nothing here
+  if ("method" in m && typeof m.method !== "string") return '"method" must be a string';
+  if ("id" in m && typeof m.id !== "string" && typeof m.id !== "number") return '"id" must be a string or a number';
+  if ("params" in m && (typeof m.params !== "object" || m.params === null || Array.isArray(m.params))) return '"params" must be an object';
+  const known = new Set(["jsonrpc", "id", "method", "params", "result", "error"]);
+  const extra = Object.keys(m).filter((k) => !known.has(k));
+  if (extra.length > 0) return `unknown member ${JSON.stringify(extra[0]!.slice(0, 40))}: a message holds only jsonrpc, id, method and params (or result/error)`;
   return 'a message needs "method" (a request or notification) or "id" with "result" or "error" (a response)';
+}
+
+/**
+ * Params of the methods lmcp serves, checked before the SDK sees them: its own check answers -32603 with a raw
+ * schema dump for resources/read, and a dump for tools/call; this says what is missing in words (-32602).
+ */
+function paramsProblem(request: JSONRPCRequest): string | undefined {
+  const p = request.params as Record<string, unknown> | undefined;
+  if (request.method === "tools/call") {
+    if (typeof p?.name !== "string") return 'tools/call needs params.name, the tool to call (tools/list names them), and params.arguments, an object';
+    if (p.arguments !== undefined && (typeof p.arguments !== "object" || p.arguments === null || Array.isArray(p.arguments))) return "tools/call params.arguments must be an object";
+  }
+  if (request.method === "resources/read" && typeof p?.uri !== "string") return "resources/read needs params.uri, a file:///ABSOLUTE/PATH URI (as tool results link them)";
+  return undefined;
 }
 
 const sseEvent = (text: string) => encoder.encode(`event: message\ndata: ${text}\n\n`);
@@ -93,6 +115,8 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
   const transports: Record<Era, CallTransport> = { modern: new CallTransport(), legacy: new CallTransport() };
   await servers.modern.connect(transports.modern);
   await servers.legacy.connect(transports.legacy);
+  // A message the SDK drops (it reports it here, while the transport is still handing it over) is answered, not left hanging.
+  for (const era of ["modern", "legacy"] as const) servers[era].onerror = (err) => transports[era].dropped(err);
 
   async function handle(admitted: Admitted, req: Request, log: RequestLog, headers: Record<string, string>): Promise<Response> {
     const accept = req.headers.get("accept") ?? "*/*";
@@ -161,6 +185,14 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
 
     /** One request: JSON, or an SSE stream when the client wants progress. Modern ladder errors keep their HTTP status. */
     async function single(transport: CallTransport, request: JSONRPCRequest, extra: MessageExtraInfo, modern: boolean): Promise<Response> {
+      const badParams = paramsProblem(request);
+      if (badParams) {
+        log.outcome = "rpc_error_-32602";
+        return new Response(JSON.stringify({ jsonrpc: "2.0", id: request.id, error: { code: -32602, message: `Invalid params: ${badParams}` } }), {
+          status: 200,
+          headers: { "content-type": "application/json", ...headers },
+        });
+      }
       if (wantsStream(accept, request)) return stream(transport, request, extra);
       const { reply, early } = await transport.request(request, admitted.identity, extra, undefined, req.signal);
       log.outcome = outcomeOf(reply, log);
@@ -220,6 +252,12 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
         if (budget.spent) {
           outcomes[i] = "reply_cap";
           parts.push(Promise.resolve(budget.notRun(request.id)));
+          continue;
+        }
+        const badParams = paramsProblem(request);
+        if (badParams) {
+          outcomes[i] = "rpc_error_-32602";
+          parts.push(Promise.resolve(JSON.stringify({ jsonrpc: "2.0", id: request.id, error: { code: -32602, message: `Invalid params: ${badParams}` } })));
           continue;
         }
         const toolCall = request.method === "tools/call";
