@@ -20,11 +20,25 @@ export const hubFileSchema = z
     ssh_hard_timeout_s: positive,
     ssh_max_concurrent: z.int().positive(),
     ssh_max_per_host: z.int().positive(),
+    approve_above_hosts: z.int().min(0),
+    approve_tags: z.array(z.string().min(1)),
+    approve_without_elicitation: z.boolean(),
   })
   .partial()
   .strict();
 
+/** When remote_shell_many asks the human first (src/hub/approvals.ts), from hub.toml. */
+export interface ApprovalPolicy {
+  /** More hosts than this in one remote_shell_many need a confirmation (default 10; 0: every call). */
+  aboveHosts: number;
+  /** Any host with one of these tags needs a confirmation (default ["prod"]). */
+  tags: string[];
+  /** Run without a confirmation when the client cannot be asked (default false: refuse, naming this key). */
+  withoutElicitation: boolean;
+}
+
 export interface HubSettings extends ServerSettings {
+  approvals: ApprovalPolicy;
   backendsFile: string;
   policy: BackoffPolicy;
   probeTimeoutMs: number;
@@ -75,6 +89,7 @@ export function resolveHubSettings(flags: CommonFlagValues & { backends?: string
     probeTimeoutMs: s("LMCP_HUB_PROBE_TIMEOUT", file.probe_timeout_s, 3),
     sshHardTimeoutMs: s("LMCP_HUB_SSH_HARD_TIMEOUT", file.ssh_hard_timeout_s, 30),
     sshMaxConcurrent,
+    approvals: { aboveHosts: file.approve_above_hosts ?? 10, tags: file.approve_tags ?? ["prod"], withoutElicitation: file.approve_without_elicitation ?? false },
     // Half the slots, at most 8, unless set: calls piled up for one slow host leave the rest to other hosts.
     sshMaxPerHost: Math.min(sshMaxConcurrent, file.ssh_max_per_host ?? Math.max(1, Math.min(8, Math.ceil(sshMaxConcurrent / 2)))),
   };

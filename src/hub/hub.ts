@@ -1,5 +1,6 @@
 // The hub's state and routing: the registry, each backend's health and link,
 // the SSH runner, and the rule that sends a call to lmcp or to SSH.
+import type { ApprovalPolicy } from "../config/hub.ts";
 import type { AuthSetting } from "../config/server.ts";
 import { logEvent } from "../http/log.ts";
 import { realTarget } from "../policy/rules.ts";
@@ -26,6 +27,8 @@ export interface HubOptions {
   configFile?: string | undefined;
   backendsFile?: string;
   auditLog?: string | undefined;
+  /** When remote_shell_many asks the human first; undefined: the defaults (src/hub/approvals.ts). */
+  approvals?: ApprovalPolicy;
 }
 
 /** A routed call's answer: the tool outcome and the path it took. */

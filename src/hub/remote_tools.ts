@@ -3,7 +3,9 @@
 import { z } from "zod";
 import { cutMiddle } from "../tools/output_cut.ts";
 import { shell } from "../tools/shell.ts";
-import { type ToolDef, defineTool, fail, ok } from "../tools/tool.ts";
+import { type ToolDef, ask, defineTool, fail, ok } from "../tools/tool.ts";
+import { decide, defaultApprovals } from "./approvals.ts";
+import { rolloutInput, rolloutStages, shouldStop } from "./rollout.ts";
 import type { Hub } from "./hub.ts";
 import { sshFallbacks } from "./ssh/fallbacks.ts";
 
@@ -155,12 +157,23 @@ export function shellManyTool(hub: Hub): ToolDef {
       command: shell.input.shape.command,
       timeout_s: shell.input.shape.timeout_s.describe("Per host: seconds before that host's command is killed (default 120)."),
       max_concurrency: z.int().min(1).max(256).optional().describe(`How many hosts run at once (default ${DEFAULT_MANY_CONCURRENCY}); the rest wait their turn.`),
+      rollout: rolloutInput
+        .optional()
+        .describe("Canary mode: run on `first` hosts, then `then_percent` of them, then the rest, stopping after a stage once `max_errors` hosts have failed; the reply says where it stopped and which hosts never ran."),
     }),
     output: z.object({
       results: z.array(manyResult),
       groups: z.array(manyGroup),
       counts: z.object({ ok: z.number(), failed: z.number(), unreachable: z.number(), total: z.number() }),
       summary: z.string(),
+      approved: z.boolean().describe("True when the human confirmed this run (many hosts, or a guarded tag such as prod)."),
+      rollout: z
+        .object({
+          stages: z.array(z.object({ hosts: z.array(z.string()), ok: z.number(), failed: z.number() })).describe("The stages that ran, in order."),
+          stopped_after_stage: z.int().nullable().describe("1-based stage after which failures stopped the rollout; null when every stage ran."),
+          not_run: z.array(z.string()).describe("Hosts never run on because the rollout stopped."),
+        })
+        .optional(),
     }),
     annotations: { destructiveHint: true, readOnlyHint: false, openWorldHint: true },
     async run(args, ctx) {
@@ -170,6 +183,10 @@ export function shellManyTool(hub: Hub): ToolDef {
       const { backends, unknown } = everyHost ? { backends: hub.list(), unknown: [] } : hub.select(args.hosts, args.tag);
       if (everyHost && backends.length === 0) return fail("the hub's registry has no hosts; add one with `lmcp hub add NAME --url URL --token-file FILE`, then reload the hub (SIGHUP)");
       if (backends.length === 0 && unknown.length === 0) return fail(`no host has the tag "${args.tag}"; remote_list_hosts shows each host's tags`);
+      // The human is asked first when the blast radius calls for it (src/hub/approvals.ts); unknown hosts never run.
+      const verdict = decide({ command: args.command, hosts: backends.map((b) => ({ name: b.name, tags: b.tags })) }, hub.options.approvals ?? defaultApprovals, ctx);
+      if (verdict.kind === "ask") return ask(`asking the user to confirm: ${verdict.reason}`, verdict.ask);
+      if (verdict.kind === "refuse") return fail(verdict.message);
       const shellArgs = { command: args.command, ...(args.timeout_s === undefined ? {} : { timeout_s: args.timeout_s }) };
       const total = backends.length + unknown.length;
       let finished = 0;
@@ -189,8 +206,25 @@ export function shellManyTool(hub: Hub): ToolDef {
         await ctx.progress(`${finished}/${total} hosts done; ${name}: ${r.ok ? `exit ${r.exit_code}` : "unreachable"}`, finished, total);
         return r;
       };
+      const stages = args.rollout ? rolloutStages(backends.map((b) => b.name), args.rollout) : [backends.map((b) => b.name)];
+      const ran: ManyResult[] = [];
+      const stageReport: { hosts: string[]; ok: number; failed: number }[] = [];
+      let stoppedAfter: number | null = null;
+      for (const [i, stage] of stages.entries()) {
+        if (ctx.signal.aborted) break;
+        const got = await mapLimited(stage, args.max_concurrency ?? DEFAULT_MANY_CONCURRENCY, runOne);
+        ran.push(...got);
+        const bad = got.filter((r) => !r.ok || r.exit_code !== 0 || r.timed_out).length;
+        stageReport.push({ hosts: stage, ok: got.length - bad, failed: bad });
+        const failuresSoFar = stageReport.reduce((n, s) => n + s.failed, 0);
+        if (args.rollout && i < stages.length - 1 && shouldStop(failuresSoFar, args.rollout)) {
+          stoppedAfter = i + 1;
+          break;
+        }
+      }
+      const notRun = stages.slice(stageReport.length).flat();
       const results = [
-        ...(await mapLimited(backends.map((b) => b.name), args.max_concurrency ?? DEFAULT_MANY_CONCURRENCY, runOne)),
+        ...ran,
         ...unknown.map((name): ManyResult => ({ host: name, ok: false, via: null, exit_code: null, stdout: "", stderr: "", timed_out: false, duration_ms: 0, error: `unknown host "${name}"` })),
       ];
       const counts = {
@@ -199,7 +233,13 @@ export function shellManyTool(hub: Hub): ToolDef {
         unreachable: results.filter((r) => !r.ok).length,
         total: results.length,
       };
-      const summary = `${counts.total} hosts: ${counts.ok} ok, ${counts.failed} failed, ${counts.unreachable} unreachable`;
+      const rolloutLine =
+        args.rollout === undefined
+          ? ""
+          : stoppedAfter === null
+            ? `; rollout: all ${stages.length} stages ran`
+            : `; rollout stopped after stage ${stoppedAfter} of ${stages.length} (${stageReport.reduce((n, s) => n + s.failed, 0)} failed), ${notRun.length} host(s) not run: ${notRun.slice(0, 20).join(", ")}${notRun.length > 20 ? "…" : ""}`;
+      const summary = `${counts.total} hosts: ${counts.ok} ok, ${counts.failed} failed, ${counts.unreachable} unreachable${rolloutLine}`;
       const groups = groupResults(results);
       const text = [
         summary,
@@ -209,7 +249,8 @@ export function shellManyTool(hub: Hub): ToolDef {
           return `--- ${who} (exit ${g.exit_code})\n${g.stdout}${g.stderr ? `[stderr]\n${g.stderr}` : ""}`;
         }),
       ].join("\n");
-      return ok({ results, groups, counts, summary }, text);
+      const rollout = args.rollout === undefined ? undefined : { stages: stageReport, stopped_after_stage: stoppedAfter, not_run: notRun };
+      return ok({ results, groups, counts, summary, approved: verdict.approved, ...(rollout ? { rollout } : {}) }, text);
     },
   });
 }

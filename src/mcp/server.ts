@@ -4,13 +4,17 @@
 // SDK binds a protocol era to each Server instance, so HTTP keeps two
 // long-lived ones (2026-07-28 and 2025), registered from the same handlers.
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   type CallToolResult,
+  type ElicitRequestFormParams,
+  type InputRequiredResult,
   ProtocolError,
   ProtocolErrorCode,
   SUPPORTED_PROTOCOL_VERSIONS,
   Server,
   type ServerContext,
   type Tool,
+  inputRequired,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
@@ -60,6 +64,18 @@ export interface McpServerOptions {
 function traceparentOf(meta: unknown): string | undefined {
   const t = meta && typeof meta === "object" ? (meta as { traceparent?: unknown }).traceparent : undefined;
   return typeof t === "string" && /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(t) ? t : undefined;
+}
+
+/**
+ * What the client declared it can be asked (2026-07-28 envelope). A bare `elicitation: {}` means form (the 2025
+ * meaning, as the SDK reads it). 2025-era requests carry no envelope: over stateless HTTP lmcp cannot ask them.
+ */
+function elicitationOf(extra: ServerContext): { form: boolean; url: boolean } | undefined {
+  const caps = (extra.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: { form?: unknown; url?: unknown } } | undefined;
+  const e = caps?.elicitation;
+  if (!e || typeof e !== "object") return undefined;
+  const url = e.url !== undefined;
+  return { form: e.form !== undefined || !url, url };
 }
 
 /** Tools a read-only token may see and call. */
@@ -141,7 +157,7 @@ export function toolHandlers(opts: McpServerOptions) {
 
   const list = (_request: unknown, ctx: ServerContext) => listFor(readOnlyCaller(ctx));
 
-  const call = async (request: { params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } }, extra: ServerContext): Promise<CallToolResult> => {
+  const call = async (request: { params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } }, extra: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
     const { name, arguments: args } = request.params;
     const def = byName.get(name);
     if (!def) {
@@ -174,10 +190,15 @@ export function toolHandlers(opts: McpServerOptions) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for tool ${name}: ${z.prettifyError(parsed.error)}`);
     }
     const progressToken = (meta as { progressToken?: string | number } | undefined)?.progressToken;
+    const elicitation = elicitationOf(extra);
+    const requestState = extra.mcpReq.requestState<unknown>();
     const ctx: ToolContext = {
       ...opts.context,
       ...(policy ? { policy } : {}),
       ...(traceparent ? { traceparent } : {}),
+      ...(elicitation ? { elicitation } : {}),
+      ...(extra.mcpReq.inputResponses ? { inputResponses: extra.mcpReq.inputResponses } : {}),
+      ...(typeof requestState === "string" ? { requestState } : {}),
       progressWanted: progressToken !== undefined,
       signal,
       progress:
@@ -196,6 +217,18 @@ export function toolHandlers(opts: McpServerOptions) {
       // A throw is a bug in lmcp, not the caller's fault: answer, log it, keep serving.
       logEvent(`error: tool ${name} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       outcome = { ok: false, error: `internal error in ${name}: ${err instanceof Error ? err.message : String(err)} (a bug in lmcp; please report it)` };
+    }
+    if (!outcome.ok && outcome.ask && !elicitation?.form) {
+      // Never put a question to a client that cannot answer it (on the 2025 path the SDK would push a request
+      // that stateless HTTP cannot carry): a tool that asks anyway gets its question back as an error.
+      outcome = { ok: false, error: `${outcome.error}; this client cannot be asked (it declared no MCP elicitation)` };
+    }
+    if (!outcome.ok && outcome.ask) {
+      // A question for the human: the client asks it and calls again with the answers (the retry is audited).
+      const inputRequests = Object.fromEntries(
+        Object.entries(outcome.ask.questions).map(([key, q]) => [key, inputRequired.elicit({ mode: "form", message: q.message, requestedSchema: q.requestedSchema as ElicitRequestFormParams["requestedSchema"] })]),
+      );
+      return inputRequired({ inputRequests, ...(outcome.ask.state ? { requestState: outcome.ask.state } : {}) });
     }
     record(parsed.data as Record<string, unknown>, outcome);
     return toCallToolResult(outcome, opts.fileResources === true);

@@ -37,15 +37,40 @@ export interface ToolContext {
   policy?: FilePolicy;
   /** The caller's W3C trace context (`_meta.traceparent`), when it sent a well-formed one; the hub passes it on to backends. */
   traceparent?: string;
+  /**
+   * What the client said it can be asked through MCP elicitation (2026-07-28: its envelope's capabilities).
+   * Undefined when it cannot be asked (2025 clients over stateless HTTP, stdio without the capability).
+   */
+  elicitation?: { form: boolean; url: boolean };
+  /** Answers to this call's earlier questions (an `ask` outcome), by key, when the client retried with them. */
+  inputResponses?: Record<string, unknown>;
+  /** The opaque state an `ask` outcome carried, echoed back by the client with its answers (untrusted: verify it). */
+  requestState?: string;
+}
+
+/** A question for the human, asked through the client (MCP elicitation, form mode: never for secrets). */
+export interface FormQuestion {
+  message: string;
+  /** A flat JSON Schema object of primitive properties, as MCP elicitation allows. */
+  requestedSchema: { type: "object"; properties: Record<string, Record<string, unknown>>; required?: string[] };
+}
+
+/** A call that needs the human first: the questions, and state to check on the retry that carries the answers. */
+export interface Ask {
+  questions: Record<string, FormQuestion>;
+  state?: string;
 }
 
 /** A handler's answer: data for structuredContent plus readable text, or a failure the agent can act on. */
 export type ToolOutcome<O> =
   | { ok: true; data: O; text: string }
-  | { ok: false; error: string; denied?: boolean };
+  /** `ask`: not a failure but a question (answered, the client calls again); `error` says what is asked, for logs. */
+  | { ok: false; error: string; denied?: boolean; ask?: Ask };
 
 export const ok = <O>(data: O, text: string): ToolOutcome<O> => ({ ok: true, data, text });
 export const fail = (error: string): ToolOutcome<never> => ({ ok: false, error });
+/** Asks the human first (the server turns it into an MCP input_required result; the client retries with the answers). */
+export const ask = (what: string, a: Ask): ToolOutcome<never> => ({ ok: false, error: what, ask: a });
 /** A refusal by policy (secrets, allowed_paths, protected files): audited as denied. */
 export const deny = (error: string): ToolOutcome<never> => ({ ok: false, error, denied: true });
 
