@@ -409,7 +409,7 @@ if [ "$role" = hub ]; then
   [ "$mode" != system ] || [ "$service" = 0 ] || backends=/etc/lmcp/backends.toml
   if [ ! -e "$backends" ]; then
     mkdir -p "$(dirname "$backends")"
-    printf '%s\n' "# The hosts lmcp hub reaches: one [[backend]] table each (see the README's hub section)." \
+    printf '%s\n' "# The hosts lmcp hub reaches: one [[backend]] table each (see docs/hub.md)." \
       "# [[backend]]" "# name = \"riemann\"" "# url = \"http://riemann.lan:8765/mcp\"" "# token_file = \"/etc/lmcp/tokens/riemann\"" >"$backends"
     say "wrote an empty registry $backends"
   fi

@@ -22,6 +22,7 @@ export const commonSources: [string, string][] = [
   ["hub.toml", "packaging/etc/hub.toml"],
   ["backends.toml", "packaging/etc/backends.toml"],
   ["LICENSE", "LICENSE"],
+  ["sudoers.example", "packaging/examples/sudoers"],
 ];
 
 const fields = {
@@ -82,6 +83,7 @@ export function pkgbuild(bins: Binary[]): string {
     '  install -Dm644 lmcp.tmpfiles "$pkgdir/usr/lib/tmpfiles.d/lmcp.conf"',
     '  install -Dm644 -t "$pkgdir/etc/lmcp" lmcp.toml hub.toml backends.toml',
     '  install -Dm644 LICENSE "$pkgdir/usr/share/licenses/$pkgname/LICENSE"',
+    '  install -Dm644 sudoers.example "$pkgdir/usr/share/doc/$pkgname/examples/sudoers"',
     "}",
     "",
   );

@@ -82,6 +82,8 @@ export function buildDeb(bin: Binary, out: string, opts: { compression?: "xz" | 
     put(stage, `${doc}/copyright`, `${readFileSync(join(packaging, "debian/copyright.head"), "utf8")}${licenseParagraph()}`);
     put(stage, `${doc}/changelog.Debian.gz`, gzip(changelog(releaseEpoch())));
     put(stage, `${doc}/examples/hardening.conf`, readFileSync(join(packaging, "examples/hardening.conf")));
+    // Disabled as shipped: an example the operator copies to /etc/sudoers.d/ (0440) and checks with visudo -c.
+    put(stage, `${doc}/examples/sudoers`, readFileSync(join(packaging, "examples/sudoers")));
     put(stage, "usr/share/man/man1/lmcp.1.gz", gzip(opts.man ?? manPage()));
     put(stage, "usr/share/lintian/overrides/lmcp", readFileSync(join(packaging, "debian/lintian-overrides")));
 

@@ -1,6 +1,7 @@
 // `bun packaging/tarball.ts`: builds dist/lmcp-VERSION-OS-ARCH.tar.gz for every
 // target: the binary, its service files (systemd units on Linux, launchd
-// plists on macOS), the example configs, the man page, README and LICENSE,
+// plists on macOS), the example configs and sudoers drop-in, the man page,
+// README, docs/ and LICENSE,
 // under one top directory. Same inputs, same bytes (sorted, owner 0, fixed times).
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +13,11 @@ export const tarballName = (target: string): string => `lmcp-${version}-${target
 
 /** What goes into a target's tarball besides the binary: path inside → source file in the repo. */
 export function tarballFiles(target: Binary["target"]): Record<string, string> {
-  const files: Record<string, string> = { "README.md": "README.md", LICENSE: "LICENSE" };
+  const files: Record<string, string> = { "README.md": "README.md", LICENSE: "LICENSE", "examples/sudoers": "packaging/examples/sudoers" };
+  // The README links into docs/: the operator guides and the spec travel with it (docs/design is working notes).
+  for (const doc of new Bun.Glob("**/*.md").scanSync({ cwd: join(root, "docs") })) {
+    if (!doc.startsWith("design/")) files[`docs/${doc}`] = `docs/${doc}`;
+  }
   if (archNames[target].os === "linux") {
     for (const unit of ["lmcp.service", "lmcp-hub.service", "lmcp@.service"]) files[`systemd/${unit}`] = `packaging/systemd/${unit}`;
     files["systemd/hardening.conf"] = "packaging/examples/hardening.conf";

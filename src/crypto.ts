@@ -21,3 +21,26 @@ export function randomBytes(n: number): Buffer {
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && crypto.timingSafeEqual(a, b);
 }
+
+/** A per-process key for state that round-trips through a client: a restart makes old state stale (asked again). */
+const stateKey = crypto.getRandomValues(new Uint8Array(32));
+
+function stateMac(purpose: string, payload: string): string {
+  return new Bun.CryptoHasher("sha256", stateKey).update(`${purpose}\0${payload}`).digest("hex");
+}
+
+/** `payload` with a MAC, for a client to echo back (MCP requestState); `purpose` keeps one kind from passing as another. */
+export function signState(purpose: string, payload: string): string {
+  return `${payload}.${stateMac(purpose, payload)}`;
+}
+
+/** The payload of a state this process signed for `purpose`, or undefined when it was not (forged, altered, stale). */
+export function openState(purpose: string, state: string | undefined): string | undefined {
+  if (!state) return undefined;
+  const dot = state.lastIndexOf(".");
+  if (dot < 0) return undefined;
+  const payload = state.slice(0, dot);
+  const given = Buffer.from(state.slice(dot + 1));
+  const expected = Buffer.from(stateMac(purpose, payload));
+  return bytesEqual(given, expected) ? payload : undefined;
+}

@@ -23,6 +23,8 @@ export interface AuditEntry {
   log_path?: string;
   job_id?: string;
   exit_code?: number | null;
+  /** A command run as root through sudo: true when asked; "nopasswd" or "password" once it ran (how sudo let it). */
+  sudo?: true | "nopasswd" | "password";
   bytes?: number;
   sha256?: string;
   /** "denied": refused by policy (a read-only token, a path outside allowed_paths or protected), reads included. */
@@ -88,6 +90,7 @@ export function auditEntry(
   if (typeof args.cwd === "string") e.cwd = short(args.cwd, 1024);
   if (typeof args.log_path === "string") e.log_path = short(args.log_path, 1024);
   if (typeof args.job_id === "string") e.job_id = short(args.job_id, 128);
+  if (args.sudo === true) e.sudo = true;
   if (typeof args.content === "string") {
     const bytes = args.encoding === "base64" ? Buffer.from(args.content, "base64") : Buffer.from(args.content, "utf8");
     e.sha256 = sha256Hex(bytes);
@@ -99,6 +102,7 @@ export function auditEntry(
     if (typeof d.bytes_written === "number") e.bytes = d.bytes_written;
     if (typeof d.sha256 === "string") e.sha256 = d.sha256;
     if (typeof d.job_id === "string") e.job_id = d.job_id;
+    if (d.sudo === "nopasswd" || d.sudo === "password") e.sudo = d.sudo;
   } else {
     e.outcome = result.denied ? "denied" : "error";
     e.error = short(result.error, 500);

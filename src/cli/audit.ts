@@ -38,7 +38,8 @@ break is always LF. Each line starts with
           first line of a fresh log has 64 zeros
 then time, client, token (its name, never the token), tool, host, via, path,
 command, cwd, log_path, job_id, exit_code, bytes, sha256 (of written content),
-outcome (ok, error, denied), error, duration_ms, traceparent. "lost": N says N
+sudo (true when asked; "nopasswd" or "password" once it ran), outcome (ok,
+error, denied, cancelled), error, duration_ms, traceparent. "lost": N says N
 entries before it could not be written (a full disk); "torn": true says the
 line before it was cut short when lmcp stopped mid-write.
 

@@ -17,7 +17,7 @@ or the server cannot be reached, 2 for bad usage.
   --listen ADDR      the server's listen address, e.g. 127.0.0.1:9000 (0.0.0.0 means loopback)
   --config FILE      the server's config file, for listen and token_file [LMCP_CONFIG]
   --token-file FILE  token file [LMCP_TOKEN_FILE] (default ~/.config/lmcp/token, else
-                     /etc/lmcp/token); LMCP_TOKEN wins
+                     /etc/lmcp/token); LMCP_TOKEN beats the default files, --token-file beats LMCP_TOKEN
   --hub              the hub's defaults (port 8766, hub-token)
   --json             print the whole result (structuredContent included) as JSON
   --list             list the server's tools

@@ -1,7 +1,7 @@
 // `lmcp hub`: one MCP endpoint for the whole fleet.
 import { mkdirSync } from "node:fs";
 import { resolveHubSettings } from "../config/hub.ts";
-import { scrubSecretEnv } from "../config/scrub_env.ts";
+import { scrubSecretEnv } from "./scrub_env.ts";
 import { logEvent } from "../http/log.ts";
 import { commonFlags } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
@@ -41,7 +41,7 @@ LMCP_HUB_PROBE_TTL_DOWN_MIN (60 s), LMCP_HUB_PROBE_TTL_DOWN_MAX (900 s),
 LMCP_HUB_SSH_HARD_TIMEOUT (30 s).
 Audit: one hash-chained JSON line per call that changes something or runs a
 command, and per refusal, in STATE_DIR/hub-audit.jsonl (0600), or journald under
-systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald" or
+systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald", "stderr" or
 "off". \`lmcp audit verify\` checks the chain; \`lmcp audit --help\` has the format.
 Add a host: lmcp hub add NAME --url URL --token-file FILE [--ssh USER@HOST]
 (\`lmcp hub add --help\`), then SIGHUP a running hub.

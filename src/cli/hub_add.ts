@@ -7,6 +7,7 @@ import { ConfigError } from "../config/file.ts";
 import { locateBackendsFile } from "../config/hub.ts";
 import { parseTokens, tokenFileTooOpen } from "../config/tokens.ts";
 import { type BackendEntry, backendSchema, parseRegistry, resolveBackend } from "../hub/registry.ts";
+import { lmcpCommandName } from "../version.ts";
 import { parseFlags } from "./args.ts";
 
 export const hubAddHelp = `Usage: lmcp hub add NAME --url URL --token-file FILE [--ssh USER@HOST] [--tag TAG ...]
@@ -188,7 +189,7 @@ export function hubAddCommand(argv: string[]): number {
   process.stdout.write(
     `${stat ? `added host "${name}" to ${file}` : `created ${file} with host "${name}"`}:\n\n${table}\n` +
       "A running hub picks it up on SIGHUP: `systemctl reload lmcp-hub` (system service) or `kill -HUP <hub pid>`; a hub started now reads it.\n" +
-      "Then `lmcp hosts` shows it.\n",
+      `Then \`${lmcpCommandName} hosts\` shows it.\n`,
   );
   return 0;
 }

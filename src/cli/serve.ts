@@ -1,12 +1,12 @@
 // `lmcp serve`: the per-host MCP server, over HTTP or stdio.
 import { mkdirSync } from "node:fs";
-import { hostname } from "node:os";
+import { hostname, userInfo } from "node:os";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { commonFlags, resolveServeSettings } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { logEvent } from "../http/log.ts";
 import { openAudit } from "../audit/audit_log.ts";
-import { scrubSecretEnv } from "../config/scrub_env.ts";
+import { scrubSecretEnv } from "./scrub_env.ts";
 import { secretSources } from "../config/secrets.ts";
 import { createMcpHttpHandler } from "../mcp/endpoint.ts";
 import { type McpServerOptions, createMcpServer, createMcpServers, headerToolChecks, MODERN_REVISION, toolHandlers } from "../mcp/server.ts";
@@ -15,6 +15,7 @@ import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
 import { cleanOldJobs } from "../tools/jobs.ts";
 import { serveTools } from "../tools/registry.ts";
 import { cleanExpiredSpool } from "../tools/spool.ts";
+import { SudoPrompts } from "../tools/sudo_prompts.ts";
 import { platform, version } from "../version.ts";
 import { parseFlags } from "./args.ts";
 
@@ -41,7 +42,7 @@ Flags (each beats its environment variable, which beats the config file):
 
 Audit: one hash-chained JSON line per call that changes something or runs a
 command, and per refusal, in STATE_DIR/audit.jsonl (0600), or journald under
-systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald" or
+systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald", "stderr" or
 "off". \`lmcp audit verify\` checks the chain; \`lmcp audit --help\` has the format.
 Signals: SIGHUP re-reads the token file; SIGTERM/SIGINT finish calls in flight, then exit 0.
 `;
@@ -78,6 +79,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   setInterval(() => refreshSecrets(policy, sources()), 1000).unref();
 
   const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
+  // sudo passwords are typed on this server's own page, never in the conversation (HTTP only; stdio serves none).
+  const prompts = values.stdio ? undefined : new SudoPrompts(settings.name, userInfo().username);
   const mcpOptions: McpServerOptions = {
     name: settings.name,
     title: `lmcp on ${settings.name}`,
@@ -88,7 +91,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       "Use shell for commands that finish within timeout_s; for longer jobs shell_bg, then shell_bg_wait (blocks until done) and shell_bg_output. " +
       "Page long files with read_file offset/limit; edit_file takes expected_sha256 to refuse stale edits.",
     tools: serveTools,
-    context: { limits: settings.limits, stateDir: settings.stateDir },
+    context: { limits: settings.limits, stateDir: settings.stateDir, ...(prompts ? { sudo: prompts } : {}) },
     policy,
     audit,
     fileResources: true,
@@ -108,7 +111,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
 
   const mcp = await createMcpHttpHandler(createMcpServers(mcpOptions));
-  const running = await startHttp({ settings, mcp, ...headerToolChecks(serveTools, audit) });
+  const running = await startHttp({ settings, mcp, ...headerToolChecks(serveTools, audit), ...(prompts ? { passwordPrompts: prompts } : {}) });
+  if (prompts) {
+    prompts.baseUrl = running.pageBase;
+    if (!running.private) prompts.unusable = "this listener is neither on loopback nor HTTPS, so a password typed on its page would cross the network in clear (set tls_cert and tls_key)";
+  }
   exitOnSignals(running);
   await new Promise(() => {}); // serve until a signal ends the process
   return 0;

@@ -2,7 +2,6 @@
 // probe timings and SSH limits (flag > environment > file > default).
 import { resolve } from "node:path";
 import { z } from "zod";
-import type { BackoffPolicy } from "../hub/backoff.ts";
 import { ConfigError, loadConfigFile } from "./file.ts";
 import { defaultBackendsFile } from "./paths.ts";
 import { type CommonFlagValues, type ServerSettings, commonFileShape, locateConfig, resolveCommon } from "./server.ts";
@@ -26,6 +25,15 @@ export const hubFileSchema = z
   })
   .partial()
   .strict();
+
+export interface BackoffPolicy {
+  /** How long an `up` result is trusted (default 30 s). */
+  ttlUpMs: number;
+  /** First down period (default 60 s), doubled per further failure… */
+  ttlDownMinMs: number;
+  /** …up to this (default 900 s). */
+  ttlDownMaxMs: number;
+}
 
 /** When remote_shell_many asks the human first (src/hub/approvals.ts), from hub.toml. */
 export interface ApprovalPolicy {

@@ -9,6 +9,7 @@ import { LOOPBACK_NAMES, canonicalHost, isLoopback, parseHostHeader } from "./ho
 import { type BodySlots, LARGE_BODY_BYTES, LARGE_BODY_SLOTS, LARGE_BODY_WAIT_MS, type Release } from "./body_slots.ts";
 import { jsonShapeProblem } from "./json_depth.ts";
 import type { RequestLog } from "./log.ts";
+import { lmcpCommandName } from "../version.ts";
 
 export const MAX_JSON_DEPTH = 64;
 /** Far above any real call (a batch of 100 calls holds a few thousand values), far below what costs memory. */
@@ -51,7 +52,7 @@ export const jsonRpcError = (status: number, code: number, message: string, head
   });
 
 /** The path of an absolute request URL, query included, without allocating a URL object. */
-function pathOf(url: string): string {
+export function pathOf(url: string): string {
   if (url.startsWith("/")) return url; // Bun gives a bare path when Host is missing or unusable (HTTP/1.0 health checks)
   const start = url.indexOf("/", url.indexOf("//") + 2);
   return start < 0 ? "/" : url.slice(start);
@@ -151,7 +152,7 @@ export function checkAuth(req: Request, opts: BoundaryOptions, log: RequestLog):
   if (identity >= 0) return identity;
   log.outcome = "unauthorized";
   const presented = req.headers.has("authorization");
-  return text(401, "unauthorized: send Authorization: Bearer TOKEN (`lmcp client-config` prints a working client set-up)", {
+  return text(401, `unauthorized: send Authorization: Bearer TOKEN (\`${lmcpCommandName} client-config\` prints a working client set-up)`, {
     "www-authenticate": presented ? 'Bearer realm="lmcp", error="invalid_token"' : 'Bearer realm="lmcp"',
     connection: "close",
   });

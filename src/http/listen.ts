@@ -1,9 +1,11 @@
 // Runs an MCP server over HTTP for serve and hub alike: Bun.serve behind the
 // boundary checks, one log line per request, SIGHUP reload, graceful SIGTERM.
+import { hostname } from "node:os";
 import { ConfigError } from "../config/file.ts";
 import type { ServerSettings } from "../config/server.ts";
 import { openAuth } from "./auth.ts";
-import { type Admitted, type BoundaryOptions, admit, corsHeaders, hostCheck, route, text } from "./boundary.ts";
+import { type Admitted, type BoundaryOptions, admit, corsHeaders, hostCheck, pathOf, route, text } from "./boundary.ts";
+import { type PageContext, type PasswordPrompts, sudoPage } from "./sudo_page.ts";
 import { BodySlots, LARGE_BODY_SLOTS } from "./body_slots.ts";
 import { canonicalHost, isLoopback, loopbackOrigins } from "./host_names.ts";
 import { type RequestLog, flushLog, logEvent, logRequest } from "./log.ts";
@@ -11,6 +13,10 @@ import { lmcpCommandName } from "../version.ts";
 
 export interface RunningHttp {
   url: string;
+  /** Where a browser on this host reaches the listener: the URL's origin, with a wildcard address named by the host name. */
+  pageBase: string;
+  /** HTTPS, or a loopback listener: pages that take a password may be served. */
+  private: boolean;
   /** Stops accepting, waits (bounded) for calls in flight, then cancels the rest. */
   shutdown(reason: string): Promise<void>;
 }
@@ -33,6 +39,8 @@ export interface HttpOptions {
   toolScope?: BoundaryOptions["toolScope"];
   /** Audits a call refused from its headers. */
   onDenied?: BoundaryOptions["onDenied"];
+  /** Pending sudo password requests, answered on /sudo/ID pages (serve only). */
+  passwordPrompts?: PasswordPrompts;
 }
 
 /** Long tool calls must not be cut by Bun's idle timeout once the body is in. */
@@ -92,7 +100,7 @@ function listenOrExplain<T>(settings: ServerSettings, listen: () => T): T {
   }
 }
 
-export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }: HttpOptions): Promise<RunningHttp> {
+export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, passwordPrompts }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
   const allowedOrigins = new Set(settings.allowedOrigins.map((o) => o.toLowerCase()));
   // The Host check and the loopback Origins depend on the address really bound, known once listening (below).
@@ -106,6 +114,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
     onDenied,
   };
 
+  const pageCtx: PageContext = { hostCheck: null, private: false };
   const idleGc = idleCollector();
   const server = listenOrExplain(settings, () => Bun.serve({
     hostname: settings.hostname,
@@ -122,7 +131,8 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
       const log: RequestLog = { client: ip ? (ip.family === "IPv6" ? `[${ip.address}]:${ip.port}` : `${ip.address}:${ip.port}`) : "-", status: 0, outcome: "ok" };
       let res: Response;
       try {
-        res = route(req, log) ?? (await answerMcp(req, srv, log));
+        const page = passwordPrompts && req.url.includes("/sudo/") ? await sudoPage(req, pathOf(req.url), passwordPrompts, pageCtx, log) : undefined;
+        res = page ?? route(req, log) ?? (await answerMcp(req, srv, log));
       } catch (err) {
         if (req.signal.aborted) {
           // The client closed before its body was complete: nobody to answer, and no bug of ours.
@@ -167,6 +177,8 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
   const bound = boundAddress(server, settings.hostname);
   boundary.hostCheck = hostCheck(bound, settings.allowedHosts);
   const boundHost = canonicalHost(bound);
+  pageCtx.hostCheck = boundary.hostCheck;
+  pageCtx.private = Boolean(settings.tls) || (boundHost !== null && isLoopback(boundHost));
   if (boundHost !== null && isLoopback(boundHost) && server.port !== undefined) {
     // Pages on this listener's own loopback origin are not a rebinding attack (and the conformance suite sends them).
     for (const o of loopbackOrigins(boundHost, server.port)) allowedOrigins.add(o);
@@ -204,7 +216,9 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied }
   const role = settings.role === "hub" ? "hub" : "serve";
   logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`${lmcpCommandName} client-config${role === "hub" ? " --hub" : ""}\` to set up a client`);
   if (!authState.auth) logEvent("WARNING: auth is off (--no-auth); every request is accepted");
-  return { url, shutdown };
+  const wildcard = server.hostname === "0.0.0.0" || server.hostname === "::";
+  const pageBase = wildcard ? `${scheme}://${hostname()}:${server.port}` : url.replace(/\/mcp$/, "");
+  return { url, pageBase, private: pageCtx.private, shutdown };
 }
 
 /** SIGTERM and SIGINT end the process cleanly after in-flight calls finish. */

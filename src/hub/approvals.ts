@@ -5,7 +5,8 @@
 // binds it to that plan, so a changed command or host list is asked again.
 // A client that cannot be asked is refused, naming the key that allows it.
 import type { ApprovalPolicy } from "../config/hub.ts";
-import { type Ask, type ToolContext } from "../tools/tool.ts";
+import { openState, sha256Hex, signState } from "../crypto.ts";
+import type { Ask, ToolContext } from "../tools/tool.ts";
 
 export const defaultApprovals: ApprovalPolicy = { aboveHosts: 10, tags: ["prod"], withoutElicitation: false };
 
@@ -25,31 +26,13 @@ export function approvalReason(plan: Plan, policy: ApprovalPolicy): string | und
   return undefined;
 }
 
-/** A per-process key: a state minted before a restart is simply asked again. */
-const key = crypto.getRandomValues(new Uint8Array(32));
-
 /** What the human approves: the command and the sorted host names, hashed. */
 function planDigest(plan: Plan): string {
-  const h = new Bun.CryptoHasher("sha256");
-  h.update(JSON.stringify([plan.command, plan.hosts.map((x) => x.name).sort()]));
-  return h.digest("hex");
-}
-
-function sign(digest: string): string {
-  const h = new Bun.CryptoHasher("sha256", key);
-  h.update(`lmcp-approval:${digest}`);
-  return `${digest}.${h.digest("hex")}`;
+  return sha256Hex(JSON.stringify([plan.command, plan.hosts.map((x) => x.name).sort()]));
 }
 
 /** Whether a state echoed back by the client is one this hub minted for exactly this plan. */
-function stateMatches(state: string | undefined, plan: Plan): boolean {
-  if (!state) return false;
-  const expected = sign(planDigest(plan));
-  if (state.length !== expected.length) return false;
-  let diff = 0;
-  for (let i = 0; i < state.length; i++) diff |= state.charCodeAt(i) ^ expected.charCodeAt(i);
-  return diff === 0;
-}
+const stateMatches = (state: string | undefined, plan: Plan) => openState("approval", state) === planDigest(plan);
 
 /** The question: the exact command and every host (the first 50, then a count), and one yes/no field. */
 export function approvalAsk(plan: Plan, reason: string): Ask {
@@ -66,7 +49,7 @@ export function approvalAsk(plan: Plan, reason: string): Ask {
         },
       },
     },
-    state: sign(planDigest(plan)),
+    state: signState("approval", planDigest(plan)),
   };
 }
 

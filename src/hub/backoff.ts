@@ -1,5 +1,6 @@
 // The health cache as plain arithmetic: what a probe result means for a host's
 // state and when it is next worth probing. No clocks or sockets here.
+import type { BackoffPolicy } from "../config/hub.ts";
 
 export type HostState = "up" | "down" | "auth_failed" | "unknown";
 
@@ -16,14 +17,8 @@ export interface Health {
   error: string | undefined;
 }
 
-export interface BackoffPolicy {
-  /** How long an `up` result is trusted (default 30 s). */
-  ttlUpMs: number;
-  /** First down period (default 60 s), doubled per further failure… */
-  ttlDownMinMs: number;
-  /** …up to this (default 900 s). */
-  ttlDownMaxMs: number;
-}
+/** The probe timings, from hub.toml (defined in config/, which must not import the hub). */
+export type { BackoffPolicy };
 
 export const defaultPolicy: BackoffPolicy = { ttlUpMs: 30_000, ttlDownMinMs: 60_000, ttlDownMaxMs: 900_000 };
 

@@ -218,17 +218,25 @@ export function toolHandlers(opts: McpServerOptions) {
       logEvent(`error: tool ${name} threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       outcome = { ok: false, error: `internal error in ${name}: ${err instanceof Error ? err.message : String(err)} (a bug in lmcp; please report it)` };
     }
-    if (!outcome.ok && outcome.ask && !elicitation?.form) {
-      // Never put a question to a client that cannot answer it (on the 2025 path the SDK would push a request
-      // that stateless HTTP cannot carry): a tool that asks anyway gets its question back as an error.
-      outcome = { ok: false, error: `${outcome.error}; this client cannot be asked (it declared no MCP elicitation)` };
-    }
     if (!outcome.ok && outcome.ask) {
-      // A question for the human: the client asks it and calls again with the answers (the retry is audited).
-      const inputRequests = Object.fromEntries(
-        Object.entries(outcome.ask.questions).map(([key, q]) => [key, inputRequired.elicit({ mode: "form", message: q.message, requestedSchema: q.requestedSchema as ElicitRequestFormParams["requestedSchema"] })]),
-      );
-      return inputRequired({ inputRequests, ...(outcome.ask.state ? { requestState: outcome.ask.state } : {}) });
+      const questions = Object.entries(outcome.ask.questions);
+      const answerable = questions.every(([, q]) => ("url" in q ? elicitation?.url : elicitation?.form) === true);
+      if (!answerable) {
+        // Never put a question to a client that cannot answer it (on the 2025 path the SDK would push a request
+        // that stateless HTTP cannot carry): a tool that asks anyway gets its question back as an error.
+        outcome = { ok: false, error: `${outcome.error}; this client cannot be asked (it declared no MCP elicitation of that kind)` };
+      } else {
+        // A question for the human: the client asks it and calls again with the answers (the retry is audited).
+        const inputRequests = Object.fromEntries(
+          questions.map(([key, q]) => [
+            key,
+            "url" in q
+              ? inputRequired.elicitUrl({ message: q.message, url: q.url })
+              : inputRequired.elicit({ mode: "form", message: q.message, requestedSchema: q.requestedSchema as ElicitRequestFormParams["requestedSchema"] }),
+          ]),
+        );
+        return inputRequired({ inputRequests, ...(outcome.ask.state ? { requestState: outcome.ask.state } : {}) });
+      }
     }
     record(parsed.data as Record<string, unknown>, outcome);
     return toCallToolResult(outcome, opts.fileResources === true);

@@ -8,7 +8,9 @@ import { z } from "zod";
 import { decodeUtf8 } from "./output_cut.ts";
 import { commandShell, readStream, terminateGroup } from "./process_group.ts";
 import { newSpoolId, StreamCapture } from "./spool.ts";
-import { defineTool, describeError, fail, ok } from "./tool.ts";
+import { openState, signState } from "../crypto.ts";
+import { nopasswdHint, sudoArgv, sudoRejectedPassword, sudoWantsPassword } from "./sudo.ts";
+import { type ToolOutcome, ask, defineTool, describeError, fail, ok } from "./tool.ts";
 
 const DEFAULT_TIMEOUT_S = 120;
 const PROGRESS_EVERY_MS = 5000;
@@ -73,6 +75,14 @@ const input = z.object({
     .string()
     .optional()
     .describe("Text written to the command's standard input, which is then closed. Without it, stdin is /dev/null."),
+  sudo: z
+    .boolean()
+    .optional()
+    .describe(
+      "Run the command as root through sudo. Where sudo needs no password for it (a NOPASSWD rule for lmcp's user), it just runs. " +
+        "Where it needs one, the human types it on a page of lmcp's own (the client opens its URL: MCP URL elicitation), never in the conversation; " +
+        "a client that cannot open URLs gets an error saying how to allow the command without a password.",
+    ),
 });
 
 const output = z.object({
@@ -84,6 +94,10 @@ const output = z.object({
   cancelled: z.boolean().describe("True when the client cancelled the call and the process group was killed."),
   truncated: z.boolean().describe("True when stdout or stderr was cut to fit the server's per-stream limit."),
   duration_ms: z.number().int().describe("Wall-clock time from start to the end of the command, in milliseconds."),
+  sudo: z
+    .enum(["nopasswd", "password"])
+    .optional()
+    .describe("Set when the command ran through sudo: without a password (a NOPASSWD rule), or with the one the human entered on lmcp's page."),
   full_output_path: z
     .string()
     .optional()
@@ -116,89 +130,123 @@ export const shell = defineTool({
     if (ctx.signal.aborted) return fail("the call was cancelled before the command started");
 
     const sh = commandShell();
-    const started = performance.now();
-    let proc: Bun.Subprocess<Blob | "ignore", "pipe", "pipe">;
-    try {
-      proc = Bun.spawn([sh.path, "-c", args.command], {
-        cwd: cwd.path,
-        env: commandEnv(args.env),
-        // setsid(): the command leads a new session and process group, so the whole group can be signalled.
-        detached: true,
-        stdin: args.stdin === undefined ? "ignore" : new Blob([args.stdin]),
-        stdout: "pipe",
-        stderr: "pipe",
+    if (!args.sudo) return execute([sh.path, "-c", args.command], args.stdin === undefined ? undefined : Buffer.from(args.stdin));
+
+    // sudo -n first: where no password is needed it runs; where one is, sudo says so and runs nothing.
+    const direct = await execute(sudoArgv(sh.path, args.command, "nopasswd"), args.stdin === undefined ? undefined : Buffer.from(args.stdin), "nopasswd");
+    if (!direct.ok || !sudoWantsPassword(direct.data.exit_code, direct.data.stderr)) return direct;
+    const pendingId = openState("sudo", ctx.requestState);
+    if (pendingId !== undefined && ctx.inputResponses?.password !== undefined) {
+      const password = ctx.sudo?.take(pendingId);
+      if (!password) return fail("sudo needs a password and none was entered on lmcp's page (or the page expired after 5 minutes); nothing ran. Call again for a new page.");
+      const stdin = Buffer.concat([password, Buffer.from("\n"), Buffer.from(args.stdin ?? "")]);
+      password.fill(0);
+      try {
+        const withPassword = await execute(sudoArgv(sh.path, args.command, "password"), stdin, "password");
+        if (withPassword.ok && sudoRejectedPassword(withPassword.data.exit_code, withPassword.data.stderr)) {
+          return fail("sudo did not accept the password entered on lmcp's page; nothing ran. Call again for a new page.");
+        }
+        return withPassword;
+      } finally {
+        stdin.fill(0);
+      }
+    }
+    const refusal = `sudo needs a password to run this command as root here, and lmcp never takes passwords in the conversation`;
+    if (!ctx.sudo) return fail(`${refusal}; this server serves no password page (stdio). ${nopasswdHint()}`);
+    if (!ctx.elicitation?.url) return fail(`${refusal}, and this client cannot open a page for it (it declared no MCP URL elicitation). ${nopasswdHint()}`);
+    const page = ctx.sudo.open(args.command);
+    if ("error" in page) return fail(`${refusal}, and no password page can be offered: ${page.error}. ${nopasswdHint()}`);
+    return ask("asking the user for the sudo password on lmcp's page", {
+      questions: { password: { url: page.url, message: `Enter the sudo password on this page to run, as root:\n\n${args.command}` } },
+      state: signState("sudo", page.id),
+    });
+
+    async function execute(argv: string[], stdinBytes: Buffer | undefined, how?: "nopasswd" | "password"): Promise<ToolOutcome<z.output<typeof output>>> {
+      const started = performance.now();
+      let proc: Bun.Subprocess<Blob | "ignore", "pipe", "pipe">;
+      try {
+        proc = Bun.spawn(argv, {
+          cwd: (cwd as { path: string }).path,
+          env: commandEnv(args.env),
+          // setsid(): the command leads a new session and process group, so the whole group can be signalled.
+          detached: true,
+          stdin: stdinBytes === undefined ? "ignore" : new Blob([stdinBytes]),
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+      } catch (err) {
+        return fail(`could not start ${argv[0]}: ${describeError(err)}`);
+      }
+      const pgid = proc.pid;
+
+      const spoolId = newSpoolId();
+      const max = ctx.limits.maxOutputBytes;
+      const out = new StreamCapture(max, ctx.stateDir, "stdout", spoolId);
+      const err = new StreamCapture(max, ctx.stateDir, "stderr", spoolId);
+      let recent: Uint8Array = new Uint8Array(0);
+      const remember = (chunk: Uint8Array) => {
+        if (chunk.length > 0) recent = chunk.slice(-512);
+      };
+      const outPump = readStream(proc.stdout, (c) => {
+        out.push(c);
+        remember(c);
       });
-    } catch (err) {
-      return fail(`could not start ${sh.path}: ${describeError(err)}`);
+      const errPump = readStream(proc.stderr, (c) => {
+        err.push(c);
+        remember(c);
+      });
+
+      let timedOut = false;
+      let cancelled = false;
+      let killing: Promise<boolean> | undefined;
+      const killGroup = () => {
+        killing ??= terminateGroup(pgid);
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        killGroup();
+      }, Math.min(timeoutS * 1000, 2 ** 31 - 1)); // setTimeout's own maximum (~24.8 days)
+      const onAbort = () => {
+        cancelled = true;
+        killGroup();
+      };
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      const progress = setInterval(() => {
+        const secs = Math.round((performance.now() - started) / 1000);
+        const line = lastLine(recent);
+        ctx.progress(`running ${secs}s${line ? `: ${line}` : ""}`, secs).catch(() => undefined);
+      }, PROGRESS_EVERY_MS);
+
+      try {
+        await proc.exited;
+      } finally {
+        clearTimeout(timer);
+        clearInterval(progress);
+        ctx.signal.removeEventListener("abort", onAbort);
+      }
+      const durationMs = Math.round(performance.now() - started);
+      // A background child may hold the pipes open for ever: read on briefly, then let go.
+      const drained = Promise.all([outPump.done, errPump.done]);
+      await Promise.race([drained, Bun.sleep(PIPE_GRACE_MS)]);
+      await Promise.all([outPump.stop(), errPump.stop()]);
+
+      const stdout = out.finish();
+      const stderr = err.finish();
+      const data: z.output<typeof output> = {
+        exit_code: proc.signalCode !== null ? null : proc.exitCode,
+        signal: signalName(proc.signalCode),
+        stdout: stdout.text,
+        stderr: stderr.text,
+        timed_out: timedOut,
+        cancelled: cancelled && !timedOut,
+        truncated: stdout.cut || stderr.cut,
+        duration_ms: durationMs,
+      };
+      if (stdout.fullPath) data.full_output_path = stdout.fullPath;
+      if (stderr.fullPath) data.full_stderr_path = stderr.fullPath;
+      if (how) data.sudo = how;
+      return ok(data, renderText(data, timeoutS));
     }
-    const pgid = proc.pid;
-
-    const spoolId = newSpoolId();
-    const max = ctx.limits.maxOutputBytes;
-    const out = new StreamCapture(max, ctx.stateDir, "stdout", spoolId);
-    const err = new StreamCapture(max, ctx.stateDir, "stderr", spoolId);
-    let recent: Uint8Array = new Uint8Array(0);
-    const remember = (chunk: Uint8Array) => {
-      if (chunk.length > 0) recent = chunk.slice(-512);
-    };
-    const outPump = readStream(proc.stdout, (c) => {
-      out.push(c);
-      remember(c);
-    });
-    const errPump = readStream(proc.stderr, (c) => {
-      err.push(c);
-      remember(c);
-    });
-
-    let timedOut = false;
-    let cancelled = false;
-    let killing: Promise<boolean> | undefined;
-    const killGroup = () => {
-      killing ??= terminateGroup(pgid);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, Math.min(timeoutS * 1000, 2 ** 31 - 1)); // setTimeout's own maximum (~24.8 days)
-    const onAbort = () => {
-      cancelled = true;
-      killGroup();
-    };
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-    const progress = setInterval(() => {
-      const secs = Math.round((performance.now() - started) / 1000);
-      const line = lastLine(recent);
-      ctx.progress(`running ${secs}s${line ? `: ${line}` : ""}`, secs).catch(() => undefined);
-    }, PROGRESS_EVERY_MS);
-
-    try {
-      await proc.exited;
-    } finally {
-      clearTimeout(timer);
-      clearInterval(progress);
-      ctx.signal.removeEventListener("abort", onAbort);
-    }
-    const durationMs = Math.round(performance.now() - started);
-    // A background child may hold the pipes open for ever: read on briefly, then let go.
-    const drained = Promise.all([outPump.done, errPump.done]);
-    await Promise.race([drained, Bun.sleep(PIPE_GRACE_MS)]);
-    await Promise.all([outPump.stop(), errPump.stop()]);
-
-    const stdout = out.finish();
-    const stderr = err.finish();
-    const data: z.output<typeof output> = {
-      exit_code: proc.signalCode !== null ? null : proc.exitCode,
-      signal: signalName(proc.signalCode),
-      stdout: stdout.text,
-      stderr: stderr.text,
-      timed_out: timedOut,
-      cancelled: cancelled && !timedOut,
-      truncated: stdout.cut || stderr.cut,
-      duration_ms: durationMs,
-    };
-    if (stdout.fullPath) data.full_output_path = stdout.fullPath;
-    if (stderr.fullPath) data.full_stderr_path = stderr.fullPath;
-    return ok(data, renderText(data, timeoutS));
   },
 });
 

@@ -46,6 +46,8 @@ export interface ToolContext {
   inputResponses?: Record<string, unknown>;
   /** The opaque state an `ask` outcome carried, echoed back by the client with its answers (untrusted: verify it). */
   requestState?: string;
+  /** Asks the human for sudo passwords on the server's own page; absent where none is served (stdio, the hub). */
+  sudo?: SudoAsker;
 }
 
 /** A question for the human, asked through the client (MCP elicitation, form mode: never for secrets). */
@@ -55,10 +57,27 @@ export interface FormQuestion {
   requestedSchema: { type: "object"; properties: Record<string, Record<string, unknown>>; required?: string[] };
 }
 
+/** A page the human opens (MCP elicitation, URL mode): for what must not pass through the client, like a password. */
+export interface UrlQuestion {
+  message: string;
+  url: string;
+}
+
 /** A call that needs the human first: the questions, and state to check on the retry that carries the answers. */
 export interface Ask {
-  questions: Record<string, FormQuestion>;
+  questions: Record<string, FormQuestion | UrlQuestion>;
   state?: string;
+}
+
+/**
+ * Where sudo passwords are asked for: a page of the server's own (src/tools/sudo_prompts.ts), whose URL the
+ * client shows the human. The password never passes through the client or the conversation.
+ */
+export interface SudoAsker {
+  /** A page asking for the password to run `command`; an error when none can be served (say why). */
+  open(command: string): { id: string; url: string } | { error: string };
+  /** The password entered on page `id` (once; the caller zeroes it after use), or undefined. */
+  take(id: string): Buffer | undefined;
 }
 
 /** A handler's answer: data for structuredContent plus readable text, or a failure the agent can act on. */

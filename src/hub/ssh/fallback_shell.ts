@@ -42,6 +42,13 @@ function renderText(d: ShellData, timeoutS: number, hardCapNote: string | undefi
 
 export async function sshShell(runner: SshRunner, target: SshTarget, raw: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome<unknown>> {
   const args = shell.input.parse(raw);
+  if (args.sudo) {
+    // sudo would put the command on a remote command line (or need the env kept across sudo): not over ssh.
+    return fail(
+      "sudo: true needs lmcp on the host (it runs sudo itself, and asks for a password on its own page); over the SSH fallback it is refused. " +
+        "Start lmcp on the host, or give the registry's ssh target a user who may run the command",
+    );
+  }
   const timeoutS = args.timeout_s ?? DEFAULT_TIMEOUT_S;
   if (!(timeoutS > 0)) return fail("timeout_s must be more than 0 seconds");
   if (timeoutS > ctx.limits.maxTimeoutS) {
