@@ -62,15 +62,53 @@ export function requireWrk(): void {
   process.exit(1);
 }
 
-/** Lua that makes wrk POST one JSON body with a Bearer token and the headers an MCP client sends. */
-export function wrkPost(token: string, body: unknown): string {
+/** Lua that makes wrk POST one JSON body with a Bearer token and the headers an MCP client sends (plus `headers`). */
+export function wrkPost(token: string, body: unknown, headers: Record<string, string> = {}): string {
   // JSON.stringify of a string is also a valid Lua string literal for the text we send (no control characters).
+  const extra = Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`);
   return `wrk.method = "POST"
 wrk.body = ${JSON.stringify(JSON.stringify(body))}
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Authorization"] = ${JSON.stringify(`Bearer ${token}`)}
-`;
+${extra.join("")}`;
+}
+
+/** The two protocol eras a server is measured in: 2025 (claim-less, the legacy path) and 2026-07-28 (native). */
+export type Era = "2025" | "2026-07-28";
+export const ERAS: readonly Era[] = ["2025", "2026-07-28"];
+
+export interface ToolCall {
+  jsonrpc: "2.0";
+  id: number;
+  method: "tools/call";
+  params: { name: string; arguments: Record<string, unknown>; _meta?: Record<string, unknown> };
+}
+
+/** One request as a client of `era` sends it: its body and the headers beyond wrkPost's. */
+export interface EraCall {
+  era: Era;
+  body: ToolCall;
+  headers: Record<string, string>;
+}
+
+/**
+ * A tools/call as each era's client sends it. 2025: a stateless client's call after initialize (no envelope,
+ * `MCP-Protocol-Version: 2025-11-25`). 2026-07-28: the `_meta` envelope in params and the SEP-2243 headers.
+ */
+export function eraCall(era: Era, call: ToolCall): EraCall {
+  if (era === "2025") return { era, body: call, headers: { "MCP-Protocol-Version": "2025-11-25" } };
+  const _meta = {
+    ...call.params._meta,
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": { name: "lmcp-bench", version: "1" },
+    "io.modelcontextprotocol/clientCapabilities": {},
+  };
+  return {
+    era,
+    body: { ...call, params: { ...call.params, _meta } },
+    headers: { "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": call.method, "Mcp-Name": call.params.name },
+  };
 }
 
 /** A done() hook that prints the run's latency percentiles (wrk keeps them in µs) for wrk() to read. */
@@ -117,15 +155,20 @@ export async function wrk(url: string, lua: string, opts: { seconds: number; con
   }
 }
 
-/** Fails unless one POST of body answers 200 with a JSON-RPC result that is not a tool error (wrk counts only statuses). */
-export async function expectResult(url: string, token: string, body: unknown): Promise<void> {
+/**
+ * Fails unless one POST of the call answers 200 with a JSON-RPC result that is not a tool error (wrk counts only
+ * statuses), served in the call's era: a 2026-07-28 result carries `resultType`, a 2025 one does not.
+ */
+export async function expectResult(url: string, token: string, call: EraCall): Promise<void> {
   const r = await fetch(url, {
     method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
-    body: JSON.stringify(body),
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...call.headers },
+    body: JSON.stringify(call.body),
   });
   const text = await r.text();
-  if (r.status !== 200 || !text.includes('"result"') || text.includes('"isError":true')) throw new Error(`${url} answered ${r.status}: ${text.slice(0, 300)}`);
+  const ok = r.status === 200 && text.includes('"result"') && !text.includes('"isError":true');
+  const eraOk = text.includes('"resultType":"complete"') === (call.era === "2026-07-28");
+  if (!ok || !eraOk) throw new Error(`${url} answered ${r.status} to a ${call.era}-era call${ok ? " outside that era" : ""}: ${text.slice(0, 300)}`);
 }
 
 export interface Stat {

@@ -9,10 +9,14 @@ import { parseArgs } from "node:util";
 import { build } from "../build/build.ts";
 import { stuckBackend } from "../test/helpers/fixtures.ts";
 import {
+  type EraCall,
+  type Era,
   type Proc,
+  type ToolCall,
   type WrkResult,
   benchDir,
   bun,
+  eraCall,
   expectResult,
   fmt,
   freePort,
@@ -34,6 +38,8 @@ import {
 } from "./lib.ts";
 
 requireWrk();
+// Other work on this shared machine skews every figure, so the table records how busy it was when the bench began.
+const loadAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 const { values } = parseArgs({ options: { runs: { type: "string" }, seconds: { type: "string" }, only: { type: "string" }, binary: { type: "string" } } });
 const RUNS = Number(values.runs ?? 3);
@@ -71,7 +77,7 @@ async function serve(extraEnv: Record<string, string> = {}, args: string[] = [])
   return { url, p };
 }
 
-const readCall = (path: string, name = "read_file", extra: Record<string, unknown> = {}) => ({
+const readCall = (path: string, name = "read_file", extra: Record<string, unknown> = {}): ToolCall => ({
   jsonrpc: "2.0",
   id: 1,
   method: "tools/call",
@@ -79,12 +85,12 @@ const readCall = (path: string, name = "read_file", extra: Record<string, unknow
 });
 
 /** One figure set for one endpoint: a 1 s wrk warm-up, then SECONDS under wrk; any failed request fails the bench. */
-async function measure(url: string, token: string, body: unknown, connections: number): Promise<WrkResult> {
-  await expectResult(url, token, body);
-  const lua = wrkPost(token, body) + wrkLatencyHook;
+async function measure(url: string, token: string, call: EraCall, connections: number): Promise<WrkResult> {
+  await expectResult(url, token, call);
+  const lua = wrkPost(token, call.body, call.headers) + wrkLatencyHook;
   await wrk(url, lua, { seconds: 1, connections });
   const r = await wrk(url, lua, { seconds: SECONDS, connections });
-  if (r.errors) throw new Error(`wrk against ${url}: ${r.errors}`);
+  if (r.errors) throw new Error(`wrk against ${url} (${call.era} era): ${r.errors}`);
   return r;
 }
 
@@ -97,36 +103,69 @@ async function rounds<K extends string>(targets: Record<K, () => Promise<WrkResu
 }
 const of = (rs: WrkResult[], key: "rps" | "p50_ms" | "p99_ms") => stat(rs.map((r) => r[key]));
 
-async function rowReadFile(): Promise<{ url: string }> {
-  const lmcp = await serve();
-  const refPort = await freePort();
-  const refUrl = `http://127.0.0.1:${refPort}/mcp`;
-  const ref = await startProcess(["node", join(benchDir, "reference/node_server.mjs"), String(refPort), TOKEN], {}, async () => {
-    const r = await fetch(refUrl, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify(readCall(small)) });
+/** A reference server (argv + PORT TOKEN), ready once it answers a 2025-era read_file call. */
+async function reference(argv: string[]): Promise<{ url: string; p: Proc }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/mcp`;
+  const call = eraCall("2025", readCall(small));
+  const p = await startProcess([...argv, String(port), TOKEN], {}, async () => {
+    const r = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: "application/json, text/event-stream", ...call.headers }, body: JSON.stringify(call.body) });
+    await r.arrayBuffer();
     return r.status === 200;
   });
-  procs.push(ref);
-  const ceilPort = await freePort();
-  const ceilUrl = `http://127.0.0.1:${ceilPort}/mcp`;
-  const ceil = await startProcess([bun, join(benchDir, "reference/bun_ceiling.ts"), String(ceilPort), TOKEN], {}, async () => (await fetch(ceilUrl, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(readCall(small)) })).status === 200);
-  procs.push(ceil);
+  procs.push(p);
+  return { url, p };
+}
 
-  const body = readCall(small);
+const V1 = "Node + SDK v1";
+const V2 = "Node + SDK v2 createMcpHandler";
+
+async function rowReadFile(): Promise<void> {
+  const lmcp = await serve();
+  const v1 = await reference(["node", join(benchDir, "reference/node_server.mjs")]);
+  const v2 = await reference(["node", join(benchDir, "reference/node_server_v2.mjs")]);
+  const ceil = await reference([bun, join(benchDir, "reference/bun_ceiling.ts")]);
+  const [legacy, modern] = [eraCall("2025", readCall(small)), eraCall("2026-07-28", readCall(small))];
+
+  // v1 speaks 2025 only, so it is measured in that era; the ceiling does no MCP, so it is measured once a round.
   const eight = await rounds({
-    lmcp: () => measure(lmcp.url, TOKEN, body, 8),
-    ref: () => measure(refUrl, TOKEN, body, 8),
-    ceil: () => measure(ceilUrl, TOKEN, body, 8),
+    lmcp2025: () => measure(lmcp.url, TOKEN, legacy, 8),
+    v1: () => measure(v1.url, TOKEN, legacy, 8),
+    v2_2025: () => measure(v2.url, TOKEN, legacy, 8),
+    lmcp2026: () => measure(lmcp.url, TOKEN, modern, 8),
+    v2_2026: () => measure(v2.url, TOKEN, modern, 8),
+    ceil: () => measure(ceil.url, TOKEN, legacy, 8),
   });
-  const [lmcpRps, refRps, ceilRps] = [of(eight.lmcp, "rps"), of(eight.ref, "rps"), of(eight.ceil, "rps")];
-  const ratio = lmcpRps.median / refRps.median;
-  row({ what: "read_file req/s, 8 connections", measured: spread(lmcpRps, 0), reference: `Node + SDK ${spread(refRps, 0)}`, ratio: `${fmt(ratio, 1)}×`, target: "≥ 12×", pass: ratio >= 12 });
-  row({ what: "read_file req/s vs the Bun.serve ceiling (no MCP)", measured: spread(lmcpRps, 0), reference: `ceiling ${spread(ceilRps, 0)}`, ratio: `${fmt((100 * lmcpRps.median) / ceilRps.median, 0)}% of ceiling`, target: "(information)", pass: true });
-  const single = await rounds({ lmcp: () => measure(lmcp.url, TOKEN, body, 1), ref: () => measure(refUrl, TOKEN, body, 1) });
-  const [one, oneP99, refOne] = [of(single.lmcp, "p50_ms"), of(single.lmcp, "p99_ms"), of(single.ref, "p50_ms")];
-  row({ what: "read_file p50 latency, 1 connection (ms)", measured: spread(one, 3), reference: `Node + SDK ${spread(refOne, 3)}`, ratio: `p99 ${spread(oneP99, 3)} ms`, target: "p50 ≤ 0.35 ms", pass: one.median <= 0.35 });
-  await ref.stop();
-  await ceil.stop();
-  return lmcp;
+  const ceilRps = of(eight.ceil, "rps");
+  const eras = [
+    { era: "2025", lmcp: of(eight.lmcp2025, "rps"), refs: [{ name: V1, rps: of(eight.v1, "rps") }, { name: V2, rps: of(eight.v2_2025, "rps") }] },
+    { era: "2026-07-28", lmcp: of(eight.lmcp2026, "rps"), refs: [{ name: V2, rps: of(eight.v2_2026, "rps") }] },
+  ];
+  for (const e of eras) {
+    for (const ref of e.refs) {
+      const ratio = e.lmcp.median / ref.rps.median;
+      row({ what: `read_file req/s, 8 connections, ${e.era} era`, measured: spread(e.lmcp, 0), reference: `${ref.name} ${spread(ref.rps, 0)}`, ratio: `${fmt(ratio, 1)}×`, target: "≥ 12×", pass: ratio >= 12 });
+    }
+    const pct = (100 * e.lmcp.median) / ceilRps.median;
+    row({ what: `read_file req/s vs the Bun.serve ceiling (no MCP), 8 connections, ${e.era} era`, measured: spread(e.lmcp, 0), reference: `ceiling ${spread(ceilRps, 0)}`, ratio: `${fmt(pct, 0)}% of ceiling`, target: "≥ 40 % (goal 50 %)", pass: pct >= 40 });
+  }
+
+  const single = await rounds({
+    lmcp2025: () => measure(lmcp.url, TOKEN, legacy, 1),
+    v1: () => measure(v1.url, TOKEN, legacy, 1),
+    v2_2025: () => measure(v2.url, TOKEN, legacy, 1),
+    lmcp2026: () => measure(lmcp.url, TOKEN, modern, 1),
+    v2_2026: () => measure(v2.url, TOKEN, modern, 1),
+  });
+  const p50 = [
+    { era: "2025", lmcp: single.lmcp2025, refs: `${V1} ${spread(of(single.v1, "p50_ms"), 3)}; v2 ${spread(of(single.v2_2025, "p50_ms"), 3)}` },
+    { era: "2026-07-28", lmcp: single.lmcp2026, refs: `${V2} ${spread(of(single.v2_2026, "p50_ms"), 3)}` },
+  ];
+  for (const e of p50) {
+    const [one, oneP99] = [of(e.lmcp, "p50_ms"), of(e.lmcp, "p99_ms")];
+    row({ what: `read_file p50 latency, 1 connection (ms), ${e.era} era`, measured: spread(one, 3), reference: e.refs, ratio: `p99 ${spread(oneP99, 3)} ms`, target: "p50 ≤ 0.35 ms", pass: one.median <= 0.35 });
+  }
+  await Promise.all([lmcp.p.stop(), v1.p.stop(), v2.p.stop(), ceil.p.stop()]);
 }
 
 async function hub(registry: string, extraEnv: Record<string, string> = {}): Promise<string> {
@@ -137,18 +176,23 @@ async function hub(registry: string, extraEnv: Record<string, string> = {}): Pro
   return url;
 }
 
-async function rowHubOverhead(backend: { url: string }) {
+async function rowHubOverhead(backend: { url: string }): Promise<void> {
   const reg = join(work, "one.toml");
   writeFileSync(reg, `[[backend]]\nname = "one"\nurl = "${backend.url}"\ntoken = "${TOKEN}"\n`);
   const hubUrl = await hub(reg);
+  const direct = (era: Era) => eraCall(era, readCall(small));
+  const via = (era: Era) => eraCall(era, readCall(small, "remote_read_file", { host: "one" }));
   const r = await rounds({
-    direct: () => measure(backend.url, TOKEN, readCall(small), 1),
-    via: () => measure(hubUrl, "hub-token", readCall(small, "remote_read_file", { host: "one" }), 1),
+    direct2025: () => measure(backend.url, TOKEN, direct("2025"), 1),
+    via2025: () => measure(hubUrl, "hub-token", via("2025"), 1),
+    direct2026: () => measure(backend.url, TOKEN, direct("2026-07-28"), 1),
+    via2026: () => measure(hubUrl, "hub-token", via("2026-07-28"), 1),
   });
-  const [direct, via] = [of(r.direct, "p50_ms"), of(r.via, "p50_ms")];
-  const added = via.median - direct.median;
-  row({ what: "hub overhead, read_file p50 (ms)", measured: `via hub ${spread(via, 3)}`, reference: `direct ${spread(direct, 3)}`, ratio: `${signed(added, 3)} ms`, target: "≤ +0.5 ms", pass: added <= 0.5 });
-  return hubUrl;
+  for (const [era, d, v] of [["2025", r.direct2025, r.via2025], ["2026-07-28", r.direct2026, r.via2026]] as const) {
+    const [directP50, viaP50] = [of(d, "p50_ms"), of(v, "p50_ms")];
+    const added = viaP50.median - directP50.median;
+    row({ what: `hub overhead, read_file p50 (ms), ${era} era client`, measured: `via hub ${spread(viaP50, 3)}`, reference: `direct ${spread(directP50, 3)}`, ratio: `${signed(added, 3)} ms`, target: "≤ +0.5 ms", pass: added <= 0.5 });
+  }
 }
 
 async function rowProbe(backend: { url: string }) {
@@ -186,7 +230,7 @@ async function rowIsolation(backend: { url: string }) {
   const reg = join(work, "iso.toml");
   writeFileSync(reg, lines.join("\n"));
   const hubUrl = await hub(reg);
-  const body = readCall(small, "remote_read_file", { host: "healthy" });
+  const body = eraCall("2025", readCall(small, "remote_read_file", { host: "healthy" }));
   const calm = await repeat(RUNS, async () => (await measure(hubUrl, "hub-token", body, 4)).p99_ms);
   const abort = new AbortController();
   const hanging = Array.from({ length: 100 }, (_, i) =>
@@ -203,7 +247,7 @@ async function rowIsolation(backend: { url: string }) {
   await Promise.all(hanging);
   stuck.stop();
   const ratio = stormy.median / calm.median;
-  row({ what: "healthy host p99 via hub while 100 calls hang (ms)", measured: spread(stormy, 3), reference: `no hanging calls ${spread(calm, 3)}`, ratio: `${fmt(ratio, 2)}×`, target: "≤ 2×", pass: ratio <= 2 });
+  row({ what: "healthy host p99 via hub while 100 calls hang (ms), 2025 era client", measured: spread(stormy, 3), reference: `no hanging calls ${spread(calm, 3)}`, ratio: `${fmt(ratio, 2)}×`, target: "≤ 2×", pass: ratio <= 2 });
 }
 
 /** A tree of `files` files in nested dirs, with symlinks to dirs and files, for search_files vs find -L. */
@@ -282,21 +326,31 @@ async function rowStartAndMemory() {
 
   const s = await serve();
   const pid = s.p.proc.pid;
-  const body = JSON.stringify(readCall(small));
-  const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: "application/json" };
-  await (await fetch(s.url, { method: "POST", headers, body })).text();
+  // The calls alternate eras, so both paths' garbage (and any leak) shows in the figure.
+  const calls = [eraCall("2025", readCall(small)), eraCall("2026-07-28", readCall(small))].map((c) => ({
+    body: JSON.stringify(c.body),
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: "application/json", ...c.headers },
+  }));
+  const post = async (i: number) => {
+    const c = calls[i % 2]!;
+    const r = await fetch(s.url, { method: "POST", headers: c.headers, body: c.body });
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`memory row: call ${i} answered ${r.status}`);
+  };
+  await post(0);
+  await post(1);
   const idle = await settledRssMB(pid);
   const parts = await memoryMB(pid);
   const loaded: number[] = [];
   const settled: number[] = [];
   for (let round = 0; round < 3; round++) {
-    for (let i = 0; i < 10_000; i += 8) await Promise.all(Array.from({ length: 8 }, () => fetch(s.url, { method: "POST", headers, body }).then((r) => r.text())));
+    for (let i = 0; i < 10_000; i += 8) await Promise.all(Array.from({ length: 8 }, (_, j) => post(i + j)));
     loaded.push(await rssMB(pid));
     settled.push(await settledRssMB(pid));
   }
   const growth = (settled[2] ?? 0) - (settled[0] ?? 0);
   row({
-    what: "RSS idle, then idle again after 10k / 20k / 30k calls (MB)",
+    what: "RSS idle, then idle again after 10k / 20k / 30k calls alternating 2025 / 2026-07-28 (MB)",
     measured: `${fmt(idle, 1)} → ${settled.map((a) => fmt(a, 1)).join(" / ")}`,
     reference: `right after each 10k: ${loaded.map((a) => fmt(a, 1)).join(" / ")}`,
     ratio: `growth 10k→30k ${fmt(growth, 1)} MB`,
@@ -314,7 +368,7 @@ async function rowStartAndMemory() {
 }
 
 async function rowShell(backend: { url: string }) {
-  const body = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "shell", arguments: { command: "true" } } };
+  const body = eraCall("2025", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "shell", arguments: { command: "true" } } });
   const viaLmcp = await repeat(RUNS, async () => (await measure(backend.url, TOKEN, body, 1)).p50_ms);
   const direct = await repeat(RUNS, async () => {
     const xs: number[] = [];
@@ -326,13 +380,16 @@ async function rowShell(backend: { url: string }) {
     xs.sort((a, b) => a - b);
     return xs[100]!;
   });
-  row({ what: "shell `true` p50 (ms)", measured: spread(viaLmcp, 2), reference: `spawn bash -c true ${spread(direct, 2)}`, ratio: `${signed(viaLmcp.median - direct.median, 2)} ms`, target: "(information)", pass: true });
+  row({ what: "shell `true` p50 (ms), 2025 era", measured: spread(viaLmcp, 2), reference: `spawn bash -c true ${spread(direct, 2)}`, ratio: `${signed(viaLmcp.median - direct.median, 2)} ms`, target: "(information)", pass: true });
 }
 
 function wrkVersion(): string {
   const p = Bun.spawnSync(["wrk", "-v"]);
   return /wrk (\S+)/.exec(`${p.stdout}${p.stderr}`)?.[1] ?? "wrk";
 }
+
+const pkgVersion = (name: string) => (JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+const nodeVersion = () => `${Bun.spawnSync(["node", "-v"]).stdout}`.trim().replace(/^v/, "");
 
 function writeResults(): void {
   const table = [
@@ -343,7 +400,9 @@ function writeResults(): void {
   const md = [
     "# lmcp benchmarks (SPEC §7)",
     "",
-    `Machine: ${machineFacts()}. Binary: \`${binary.replace(`${repoRoot}/`, "")}\`.`,
+    `Machine: ${machineFacts()}; load average at start ${loadAtStart}. Binary: \`${binary.replace(`${repoRoot}/`, "")}\`.`,
+    `References: v1 = \`bench/reference/node_server.mjs\` (@modelcontextprotocol/sdk ${pkgVersion("@modelcontextprotocol/sdk")}, McpServer per request, 2025 only); v2 = \`bench/reference/node_server_v2.mjs\` (@modelcontextprotocol/server ${pkgVersion("@modelcontextprotocol/server")}, \`createMcpHandler\` with an McpServer factory, both eras); both on Node ${nodeVersion()}. Ceiling: \`bench/reference/bun_ceiling.ts\` (Bun.serve, Bearer check, JSON parse, file read, JSON-RPC reply; no MCP, so one figure serves both eras).`,
+    "Eras: 2025 = a claim-less tools/call with `MCP-Protocol-Version: 2025-11-25` (the legacy path); 2026-07-28 = the `_meta` envelope in params with `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers (served natively; each run first checks the reply's era).",
     `Each figure: median of ${RUNS} runs of ${SECONDS} s after a 1 s warm-up (min–max in brackets); load from wrk (${wrkVersion()}; 8 or 4 connections on 2 threads, 1 connection on 1), runs of compared servers interleaved, loopback only.`,
     "",
     ...table,
