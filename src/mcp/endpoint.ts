@@ -110,6 +110,25 @@ function plainLegacyRequest(body: unknown, protocolVersionHeader: string | null)
   return meta === undefined || (typeof meta === "object" && meta !== null && !Array.isArray(meta) && !(PROTOCOL_VERSION_META_KEY in meta));
 }
 
+/**
+ * A plain 2026-07-28 request, taken to the modern Server without the SDK's classifier (three full schema parses
+ * of the body, then the envelope's, all of which the Server repeats): one request object whose envelope claims
+ * 2026-07-28 and whose MCP-Protocol-Version and Mcp-Method headers say the same. The envelope itself is still
+ * checked, by the Server; an error it raises before any handler runs sends the request through the classifier
+ * after all, so a malformed request gets the classifier's answer and HTTP status, as without this path.
+ */
+function plainModernRequest(body: unknown, headers: { protocolVersion: string | null; method: string | null }): body is JSONRPCRequest {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return false;
+  const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+  if (m.jsonrpc !== "2.0" || typeof m.method !== "string" || m.method === "initialize") return false;
+  if (typeof m.id !== "string" && typeof m.id !== "number") return false;
+  if (headers.protocolVersion?.trim() !== MODERN_REVISION || headers.method?.trim() !== m.method) return false;
+  const params = m.params as { _meta?: Record<string, unknown> } | undefined;
+  if (!params || typeof params !== "object" || Array.isArray(params)) return false;
+  const meta = params._meta;
+  return !!meta && typeof meta === "object" && !Array.isArray(meta) && meta[PROTOCOL_VERSION_META_KEY] === MODERN_REVISION;
+}
+
 /** Connects each era's long-lived Server to its own transport; returns what the HTTP listener calls for POST /mcp. */
 export async function createMcpHttpHandler(servers: Record<Era, Server>): Promise<McpHttpHandler> {
   const transports: Record<Era, CallTransport> = { modern: new CallTransport(), legacy: new CallTransport() };
@@ -144,13 +163,23 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
       name: req.headers.get("mcp-name"),
     };
     if (plainLegacyRequest(parsed, standard.protocolVersion)) return legacy(parsed, { authInfo, request: req });
-    const route = classifyInboundRequest({
-      httpMethod: "POST",
-      protocolVersionHeader: standard.protocolVersion ?? undefined,
-      mcpMethodHeader: standard.method ?? undefined,
-      mcpNameHeader: standard.name ?? undefined,
-      body: parsed,
-    });
+    const classify = () =>
+      classifyInboundRequest({
+        httpMethod: "POST",
+        protocolVersionHeader: standard.protocolVersion ?? undefined,
+        mcpMethodHeader: standard.method ?? undefined,
+        mcpNameHeader: standard.name ?? undefined,
+        body: parsed,
+      });
+    if (plainModernRequest(parsed, standard) && !wantsStream(accept, parsed)) {
+      log.era = MODERN_REVISION;
+      describe(log, parsed);
+      const headerRefused = standardHeaderProblem(standard, parsed, MODERN_REVISION);
+      if (headerRefused) return refuse(headerRefused, parsed);
+      const extra: MessageExtraInfo = { authInfo, classification: { era: "modern", revision: MODERN_REVISION }, request: req };
+      return single(transports.modern, parsed, extra, true, classify);
+    }
+    const route = classify();
 
     if (route.kind === "reject") {
       describe(log, (parsed ?? {}) as { method?: unknown });
@@ -184,7 +213,13 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
     }
 
     /** One request: JSON, or an SSE stream when the client wants progress. Modern ladder errors keep their HTTP status. */
-    async function single(transport: CallTransport, request: JSONRPCRequest, extra: MessageExtraInfo, modern: boolean): Promise<Response> {
+    async function single(
+      transport: CallTransport,
+      request: JSONRPCRequest,
+      extra: MessageExtraInfo,
+      modern: boolean,
+      classifyOnEarlyError?: () => ReturnType<typeof classifyInboundRequest>,
+    ): Promise<Response> {
       const badParams = paramsProblem(request);
       if (badParams) {
         log.outcome = "rpc_error_-32602";
@@ -195,6 +230,11 @@ export async function createMcpHttpHandler(servers: Record<Era, Server>): Promis
       }
       if (wantsStream(accept, request)) return stream(transport, request, extra);
       const { reply, early } = await transport.request(request, admitted.identity, extra, undefined, req.signal);
+      if (early && classifyOnEarlyError) {
+        // Taken past the classifier and refused before any handler ran: answer as the classifier would.
+        const route = classifyOnEarlyError();
+        if (route.kind === "reject") return refuse(route, request);
+      }
       log.outcome = outcomeOf(reply, log);
       const status = modern ? modernReplyStatus("error" in reply ? reply.error.code : undefined, early) : 200;
       return new Response(new ReplyBudget(MAX_REPLY_BYTES).fit(reply, request.method === "tools/call", false), {
