@@ -10,6 +10,7 @@ import { loadRegistry } from "../hub/registry.ts";
 import { hubTools } from "../hub/remote_tools.ts";
 import { openAudit } from "../audit/audit_log.ts";
 import { createMcpHttpHandler } from "../mcp/endpoint.ts";
+import { createMetrics } from "../metrics/metrics.ts";
 import { createMcpServers, headerToolChecks } from "../mcp/server.ts";
 import { serveTools } from "../tools/registry.ts";
 import { version } from "../version.ts";
@@ -65,6 +66,28 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const hub = new Hub(registry, settings);
   const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
   const tools = hubTools(hub, serveTools);
+  // Metrics only when asked for (src/metrics/metrics.ts): hosts by state and the SSH queue are read at each scrape.
+  const metrics = settings.metrics.enabled
+    ? await createMetrics("hub", {
+        gauges: {
+          lmcp_hub_hosts: {
+            help: "Hosts in the registry by state (up, down, auth_failed, unknown).",
+            labelNames: ["state"],
+            collect: () => {
+              const by = new Map<string, number>([["up", 0], ["down", 0], ["auth_failed", 0], ["unknown", 0]]);
+              for (const b of hub.list()) {
+                const state = hub.health.get(b.name).state;
+                by.set(state, (by.get(state) ?? 0) + 1);
+              }
+              return [...by].map(([state, value]) => ({ labels: { state }, value }));
+            },
+          },
+          lmcp_hub_ssh_queued: { help: "Calls waiting for an SSH slot.", collect: () => [{ value: hub.ssh.queued }] },
+          lmcp_hub_ssh_running: { help: "ssh processes running.", collect: () => [{ value: hub.ssh.active }] },
+        },
+      })
+    : undefined;
+  if (metrics) hub.health.onProbe = (host, result, seconds) => metrics.probe(host, result, seconds);
   const mcp = await createMcpHttpHandler(createMcpServers({
     name: settings.name,
     title: `lmcp hub ${settings.name}`,
@@ -75,11 +98,13 @@ export async function hubCommand(argv: string[]): Promise<number> {
     tools,
     context: { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir },
     audit,
+    ...(metrics ? { metrics } : {}),
   }));
   const running = await startHttp({
     settings,
     mcp,
     ...headerToolChecks(tools, audit),
+    ...(metrics ? { metrics: { render: () => metrics.render(), tokenFile: settings.metrics.tokenFile } } : {}),
     onReload() {
       try {
         const fresh = loadRegistry(settings.backendsFile);

@@ -12,7 +12,8 @@ import { createMcpHttpHandler } from "../mcp/endpoint.ts";
 import { type McpServerOptions, createMcpServer, createMcpServers, headerToolChecks, MODERN_REVISION, toolHandlers } from "../mcp/server.ts";
 import { makeFilePolicy, refreshSecrets } from "../policy/rules.ts";
 import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
-import { cleanOldJobs } from "../tools/jobs.ts";
+import { cleanOldJobs, jobStatus, listJobRecords } from "../tools/jobs.ts";
+import { createMetrics } from "../metrics/metrics.ts";
 import { serveTools } from "../tools/registry.ts";
 import { cleanExpiredSpool } from "../tools/spool.ts";
 import { SudoPrompts } from "../tools/sudo_prompts.ts";
@@ -71,6 +72,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       configFile: settings.configFile,
       tokenFile: settings.auth.mode === "file" ? settings.auth.file : undefined,
       auditFile: settings.auditLog?.startsWith("/") ? settings.auditLog : undefined,
+      ...(settings.metrics.tokenFile ? { extraFiles: [settings.metrics.tokenFile] } : {}),
       stateDir: settings.stateDir,
       allowedPaths: settings.allowedPaths,
     });
@@ -110,8 +112,26 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Metrics only when asked for: prom-client costs memory an idle host should not pay (src/metrics/metrics.ts).
+  const metrics = settings.metrics.enabled
+    ? await createMetrics("serve", {
+        gauges: {
+          lmcp_jobs_running: {
+            help: "shell_bg jobs still running on this host.",
+            collect: () => [{ value: listJobRecords(settings.stateDir).filter((r) => jobStatus(settings.stateDir, r).state === "running").length }],
+          },
+        },
+      })
+    : undefined;
+  if (metrics) mcpOptions.metrics = metrics;
   const mcp = await createMcpHttpHandler(createMcpServers(mcpOptions));
-  const running = await startHttp({ settings, mcp, ...headerToolChecks(serveTools, audit), ...(prompts ? { passwordPrompts: prompts } : {}) });
+  const running = await startHttp({
+    settings,
+    mcp,
+    ...headerToolChecks(serveTools, audit),
+    ...(prompts ? { passwordPrompts: prompts } : {}),
+    ...(metrics ? { metrics: { render: () => metrics.render(), tokenFile: settings.metrics.tokenFile } } : {}),
+  });
   if (prompts) {
     prompts.baseUrl = running.pageBase;
     if (!running.private) prompts.unusable = "this listener is neither on loopback nor HTTPS, so a password typed on its page would cross the network in clear (set tls_cert and tls_key)";

@@ -42,12 +42,14 @@ export interface SecretInputs {
   allowedPaths: string[] | undefined;
   /** Registries to look in for backend token files, besides the default locations. */
   registries?: string[];
+  /** More of lmcp's own secret files (the metrics token file). */
+  extraFiles?: string[];
 }
 
 export function secretSources(s: SecretInputs): PolicySources {
   const registries = [join(systemDir, "backends.toml"), join(userConfigDir(), "backends.toml"), ...(process.env.LMCP_HUB_BACKENDS ? [resolve(process.env.LMCP_HUB_BACKENDS)] : []), ...(s.registries ?? [])];
   const files = [...lmcpOwnFiles(), ...registries, ...registries.flatMap(backendTokenFiles)];
   // Both roles' default audit logs: the system serve and hub share one state dir.
-  for (const f of [s.configFile, s.tokenFile, s.auditFile, join(s.stateDir, "audit.jsonl"), join(s.stateDir, "hub-audit.jsonl")]) if (f) files.push(f);
+  for (const f of [s.configFile, s.tokenFile, s.auditFile, join(s.stateDir, "audit.jsonl"), join(s.stateDir, "hub-audit.jsonl"), ...(s.extraFiles ?? [])]) if (f) files.push(f);
   return { allowedPaths: s.allowedPaths, secretDirs: [systemDir, userConfigDir()], secretFiles: files, writeProtectedDirs: stateSubdirs.map((d) => join(s.stateDir, d)) };
 }

@@ -24,6 +24,8 @@ export const commonFileShape = {
   state_dir: z.string(),
   audit_log: z.string().min(1),
   audit_max_bytes: positiveInt,
+  metrics: z.boolean(),
+  metrics_token_file: z.string().min(1),
 };
 
 export const serveFileSchema = z
@@ -88,6 +90,8 @@ export interface ServerSettings {
    */
   auditLog: string | undefined;
   auditMaxBytes: number;
+  /** GET /metrics (Prometheus text): off unless `metrics = true`; with a token file, only for its tokens. */
+  metrics: { enabled: boolean; tokenFile: string | undefined };
 }
 
 export interface ServeSettings extends ServerSettings {
@@ -191,6 +195,7 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
     auth,
     auditLog: resolveAuditLog(role, env("LMCP_AUDIT_LOG") ?? file.audit_log, stateDir),
     auditMaxBytes: file.audit_max_bytes ?? 10 * 1024 * 1024,
+    metrics: { enabled: file.metrics ?? env("LMCP_METRICS") === "1", tokenFile: file.metrics_token_file === undefined ? undefined : resolve(file.metrics_token_file) },
   };
 }
 

@@ -41,6 +41,8 @@ export interface HttpOptions {
   onDenied?: BoundaryOptions["onDenied"];
   /** Pending sudo password requests, answered on /sudo/ID pages (serve only). */
   passwordPrompts?: PasswordPrompts;
+  /** GET /metrics: the Prometheus exposition, and the tokens allowed to read it (null: anyone who reaches the port). */
+  metrics?: { render(): Promise<{ body: string; contentType: string }>; tokenFile: string | undefined };
 }
 
 /** Long tool calls must not be cut by Bun's idle timeout once the body is in. */
@@ -100,8 +102,10 @@ function listenOrExplain<T>(settings: ServerSettings, listen: () => T): T {
   }
 }
 
-export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, passwordPrompts }: HttpOptions): Promise<RunningHttp> {
+export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, passwordPrompts, metrics }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
+  // Its own tokens: a scraper's token opens /metrics and nothing else (and an agent's token does not open /metrics).
+  const metricsAuth = metrics?.tokenFile ? openAuth({ mode: "file", file: metrics.tokenFile, isDefault: false }) : undefined;
   const allowedOrigins = new Set(settings.allowedOrigins.map((o) => o.toLowerCase()));
   // The Host check and the loopback Origins depend on the address really bound, known once listening (below).
   const boundary: BoundaryOptions = {
@@ -132,7 +136,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
       let res: Response;
       try {
         const page = passwordPrompts && req.url.includes("/sudo/") ? await sudoPage(req, pathOf(req.url), passwordPrompts, pageCtx, log) : undefined;
-        res = page ?? route(req, log) ?? (await answerMcp(req, srv, log));
+        res = page ?? (metrics && req.url.endsWith("/metrics") ? await answerMetrics(req, log) : undefined) ?? route(req, log) ?? (await answerMcp(req, srv, log));
       } catch (err) {
         if (req.signal.aborted) {
           // The client closed before its body was complete: nobody to answer, and no bug of ours.
@@ -154,6 +158,24 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
       return text(500, "internal error");
     },
   }));
+
+  /** GET /metrics for Prometheus: the same Host check as /mcp, then the metrics token when one is set. */
+  async function answerMetrics(req: Request, log: RequestLog): Promise<Response | undefined> {
+    if (pathOf(req.url) !== "/metrics") return undefined;
+    log.method = "metrics";
+    if (req.method !== "GET" && req.method !== "HEAD") return text(405, "method not allowed: /metrics answers GET", { allow: "GET, HEAD" });
+    const host = req.headers.get("host");
+    if (boundary.hostCheck && (host === null || !boundary.hostCheck.allows(host))) {
+      log.outcome = "forbidden_host";
+      return text(403, `forbidden: Host ${JSON.stringify(host ?? "")} is not a name of this server`);
+    }
+    if (metricsAuth?.auth && metricsAuth.auth.check(req.headers.get("authorization")) < 0) {
+      log.outcome = "unauthorized";
+      return text(401, "unauthorized: /metrics needs a token from metrics_token_file (Authorization: Bearer TOKEN)", { "www-authenticate": 'Bearer realm="lmcp-metrics"' });
+    }
+    const { body, contentType } = await metrics!.render();
+    return new Response(req.method === "HEAD" ? null : body, { headers: { "content-type": contentType, "cache-control": "no-store" } });
+  }
 
   async function answerMcp(req: Request, srv: Bun.Server<undefined>, log: RequestLog): Promise<Response> {
     const admitted = await admit(req, boundary, log);
@@ -190,6 +212,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
 
   process.on("SIGHUP", () => {
     logEvent(`SIGHUP: ${authState.reload()}`);
+    if (metricsAuth) logEvent(`SIGHUP: metrics tokens: ${metricsAuth.reload()}`);
     if (onReload) logEvent(`SIGHUP: ${onReload()}`);
   });
 

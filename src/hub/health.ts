@@ -175,12 +175,17 @@ export class HealthTable {
   }
 
   /** Probes now, sharing a probe already under way for the same host. */
+  /** Told of every probe's result and time (the metrics). */
+  onProbe?: (host: string, result: string, seconds: number) => void;
+
   probe(backend: Backend): Promise<Health> {
     const running = this.inflight.get(backend.name);
     if (running) return running;
     const asked = this.probeEra(backend.name);
+    const started = performance.now();
     const p = probeBackend(backend, this.probeTimeoutMs, asked)
       .then((r) => {
+        this.onProbe?.(backend.name, r.kind, (performance.now() - started) / 1000);
         // A new verdict, or a discover that found the backend still legacy, (re)starts the clock.
         if (r.kind === "up" && r.era && r.era !== asked) this.eras.set(backend.name, { era: r.era, since: this.now() });
         return this.record(backend.name, r);

@@ -21,6 +21,7 @@ import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
 import type { FilePolicy } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
+import { type Metrics, noMetrics } from "../metrics/metrics.ts";
 import { linksFor, readFileResource } from "./file_resources.ts";
 import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
 
@@ -58,6 +59,8 @@ export interface McpServerOptions {
    * Serve only: on the hub those paths are on a backend.
    */
   fileResources?: boolean;
+  /** Counts and times every call (src/metrics); none when metrics are off. */
+  metrics?: Metrics;
 }
 
 /** A W3C trace context from a request's `_meta` (MCP carries it as `_meta.traceparent`), when well formed. */
@@ -141,6 +144,8 @@ export function toCallToolResult(outcome: ToolOutcome<unknown>, links = false): 
 }
 
 /** The tools/list and tools/call handlers, built once and shared by every Server instance (both eras, stdio). */
+type CallRequest = { params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } };
+
 export function toolHandlers(opts: McpServerOptions) {
   const byName = new Map(opts.tools.map((t) => [t.name, t]));
   const policy = opts.policy;
@@ -157,7 +162,22 @@ export function toolHandlers(opts: McpServerOptions) {
 
   const list = (_request: unknown, ctx: ServerContext) => listFor(readOnlyCaller(ctx));
 
-  const call = async (request: { params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } }, extra: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
+  const metrics = opts.metrics ?? noMetrics;
+  /** Every call counted (by outcome) and timed, whatever its path; the work itself is in `run`. */
+  const call = async (request: CallRequest, extra: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
+    const started = performance.now();
+    metrics.inFlight(1);
+    const tally = { outcome: "invalid" };
+    try {
+      return await run(request, extra, tally);
+    } finally {
+      metrics.inFlight(-1);
+      // A name the client made up is not a label: a hostile client must not grow the series without bound.
+      metrics.toolCall(byName.has(request.params.name) ? request.params.name : "(unknown)", tally.outcome, (performance.now() - started) / 1000);
+    }
+  };
+  /** One call, from scope check to result; `tally.outcome` says how it ended, for the metrics. */
+  const run = async (request: CallRequest, extra: ServerContext, tally: { outcome: string }): Promise<CallToolResult | InputRequiredResult> => {
     const { name, arguments: args } = request.params;
     const def = byName.get(name);
     if (!def) {
@@ -183,6 +203,7 @@ export function toolHandlers(opts: McpServerOptions) {
     if (readOnlyCaller(extra) && !isReadOnly(def)) {
       const message = `Tool ${name} is not available to this token: it is read-only (no shell, no writes). Ask the operator for a full token.`;
       record(args && typeof args === "object" ? args : {}, { ok: false, error: message, denied: true });
+      tally.outcome = "denied";
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, message);
     }
     const parsed = def.input.safeParse(args ?? {});
@@ -235,10 +256,12 @@ export function toolHandlers(opts: McpServerOptions) {
               : inputRequired.elicit({ mode: "form", message: q.message, requestedSchema: q.requestedSchema as ElicitRequestFormParams["requestedSchema"] }),
           ]),
         );
+        tally.outcome = "asked";
         return inputRequired({ inputRequests, ...(outcome.ask.state ? { requestState: outcome.ask.state } : {}) });
       }
     }
     record(parsed.data as Record<string, unknown>, outcome);
+    tally.outcome = signal.aborted ? "cancelled" : outcome.ok ? "ok" : outcome.denied ? "denied" : "error";
     return toCallToolResult(outcome, opts.fileResources === true);
   };
   const readResource = (request: { params: { uri: string } }, extra: ServerContext) =>
