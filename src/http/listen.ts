@@ -3,8 +3,8 @@
 import { hostname } from "node:os";
 import { ConfigError } from "../config/file.ts";
 import type { ServerSettings } from "../config/server.ts";
-import { openAuth } from "./auth.ts";
-import { type Admitted, type BoundaryOptions, admit, corsHeaders, hostCheck, pathOf, route, text } from "./boundary.ts";
+import { type BearerAuth, openAuth } from "./auth.ts";
+import { type Admitted, type BoundaryOptions, type HostCheck, admit, corsHeaders, hostCheck, pathOf, route, text } from "./boundary.ts";
 import { type PageContext, type PasswordPrompts, sudoPage } from "./sudo_page.ts";
 import { BodySlots, LARGE_BODY_SLOTS } from "./body_slots.ts";
 import { canonicalHost, isLoopback, loopbackOrigins } from "./host_names.ts";
@@ -13,6 +13,11 @@ import { lmcpCommandName } from "../version.ts";
 
 export interface RunningHttp {
   url: string;
+  /**
+   * Hands over a SIGTERM/SIGINT that arrived after the listening line but before exitOnSignals took over (and
+   * stops catching them here); undefined when none did.
+   */
+  takeEarlySignal(): NodeJS.Signals | undefined;
   /** Where a browser on this host reaches the listener: the URL's origin, with a wildcard address named by the host name. */
   pageBase: string;
   /** HTTPS, or a loopback listener: pages that take a password may be served. */
@@ -30,6 +35,25 @@ export interface McpHttpHandler {
   cancelAll(reason: string): void;
 }
 
+/** What the listener hands the web console: the same tokens, Host check and privacy verdict as the rest of it. */
+export interface ConsoleContext {
+  /** null when auth was turned off with --no-auth. */
+  auth: BearerAuth | null;
+  hostCheck: HostCheck | null;
+  /** HTTPS, or a loopback listener: a token may be typed and a session cookie sent. */
+  private: boolean;
+  /** HTTPS: cookies get Secure. */
+  secure: boolean;
+  allowedOrigins: ReadonlySet<string>;
+}
+
+/** The web console at /ui (src/console/routes.ts builds it; this layer only calls it). */
+export interface ConsoleHandler {
+  handle(req: Request, path: string, ctx: ConsoleContext, log: RequestLog): Promise<Response>;
+  /** Ends its live streams (SSE), so shutdown does not wait for them. */
+  close(): void;
+}
+
 export interface HttpOptions {
   settings: ServerSettings;
   mcp: McpHttpHandler;
@@ -43,6 +67,8 @@ export interface HttpOptions {
   passwordPrompts?: PasswordPrompts;
   /** GET /metrics: the Prometheus exposition, and the tokens allowed to read it (null: anyone who reaches the port). */
   metrics?: { render(): Promise<{ body: string; contentType: string }>; tokenFile: string | undefined };
+  /** GET/POST /ui and /ui/*: the web console (on unless `console = false`). */
+  webConsole?: ConsoleHandler;
 }
 
 /** Long tool calls must not be cut by Bun's idle timeout once the body is in. */
@@ -102,7 +128,7 @@ function listenOrExplain<T>(settings: ServerSettings, listen: () => T): T {
   }
 }
 
-export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, passwordPrompts, metrics }: HttpOptions): Promise<RunningHttp> {
+export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, passwordPrompts, metrics, webConsole }: HttpOptions): Promise<RunningHttp> {
   const authState = openAuth(settings.auth);
   // Its own tokens: a scraper's token opens /metrics and nothing else (and an agent's token does not open /metrics).
   const metricsAuth = metrics?.tokenFile ? openAuth({ mode: "file", file: metrics.tokenFile, isDefault: false }) : undefined;
@@ -119,6 +145,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
   };
 
   const pageCtx: PageContext = { hostCheck: null, private: false };
+  const consoleCtx: ConsoleContext = { auth: authState.auth, hostCheck: null, private: false, secure: Boolean(settings.tls), allowedOrigins };
   const idleGc = idleCollector();
   const server = listenOrExplain(settings, () => Bun.serve({
     hostname: settings.hostname,
@@ -136,7 +163,8 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
       let res: Response;
       try {
         const page = passwordPrompts && req.url.includes("/sudo/") ? await sudoPage(req, pathOf(req.url), passwordPrompts, pageCtx, log) : undefined;
-        res = page ?? (metrics && req.url.endsWith("/metrics") ? await answerMetrics(req, log) : undefined) ?? route(req, log) ?? (await answerMcp(req, srv, log));
+        const ui = webConsole && req.url.includes("/ui") ? await answerConsole(req, log) : undefined;
+        res = page ?? ui ?? (metrics && req.url.endsWith("/metrics") ? await answerMetrics(req, log) : undefined) ?? route(req, log) ?? (await answerMcp(req, srv, log));
       } catch (err) {
         if (req.signal.aborted) {
           // The client closed before its body was complete: nobody to answer, and no bug of ours.
@@ -177,6 +205,13 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
     return new Response(req.method === "HEAD" ? null : body, { headers: { "content-type": contentType, "cache-control": "no-store" } });
   }
 
+  /** /ui and /ui/*: the console's own checks (Host, loopback or TLS, session, CSRF) are in src/console/routes.ts. */
+  async function answerConsole(req: Request, log: RequestLog): Promise<Response | undefined> {
+    const path = pathOf(req.url);
+    if (!(path === "/ui" || path.startsWith("/ui/") || path.startsWith("/ui?"))) return undefined;
+    return webConsole!.handle(req, path, consoleCtx, log);
+  }
+
   async function answerMcp(req: Request, srv: Bun.Server<undefined>, log: RequestLog): Promise<Response> {
     const admitted = await admit(req, boundary, log);
     if (admitted instanceof Response) return admitted;
@@ -201,6 +236,8 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
   const boundHost = canonicalHost(bound);
   pageCtx.hostCheck = boundary.hostCheck;
   pageCtx.private = Boolean(settings.tls) || (boundHost !== null && isLoopback(boundHost));
+  consoleCtx.hostCheck = boundary.hostCheck;
+  consoleCtx.private = pageCtx.private;
   if (boundHost !== null && isLoopback(boundHost) && server.port !== undefined) {
     // Pages on this listener's own loopback origin are not a rebinding attack (and the conformance suite sends them).
     for (const o of loopbackOrigins(boundHost, server.port)) allowedOrigins.add(o);
@@ -219,6 +256,7 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason: string) => {
     stopping ??= (async () => {
+      webConsole?.close();
       logEvent(`${reason}: no longer accepting; waiting up to ${settings.shutdownGraceS}s for ${mcp.inFlight()} call(s) in flight`);
       const drained = server.stop(false).then(() => true);
       const timer = new Promise<boolean>((r) => setTimeout(() => r(false), settings.shutdownGraceS * 1000).unref());
@@ -236,19 +274,31 @@ export async function startHttp({ settings, mcp, onReload, toolScope, onDenied, 
   // from here on the code that runs is the code that serves calls, and it should be compiled.
   Bun.unsafe.setJITPolicy(1);
 
+  // From the listening line on, a SIGTERM must shut down cleanly, even before the caller installs exitOnSignals.
+  let early: NodeJS.Signals | undefined;
+  const keepEarly = (signal: NodeJS.Signals) => {
+    early ??= signal;
+  };
+  process.on("SIGTERM", keepEarly);
+  process.on("SIGINT", keepEarly);
+  const takeEarlySignal = () => {
+    process.off("SIGTERM", keepEarly);
+    process.off("SIGINT", keepEarly);
+    return early;
+  };
+
   const role = settings.role === "hub" ? "hub" : "serve";
   logEvent(`lmcp ${role} "${settings.name}" listening on ${url} (${authState.describe}); run \`${lmcpCommandName} client-config${role === "hub" ? " --hub" : ""}\` to set up a client`);
   if (!authState.auth) logEvent("WARNING: auth is off (--no-auth); every request is accepted");
   const wildcard = server.hostname === "0.0.0.0" || server.hostname === "::";
   const pageBase = wildcard ? `${scheme}://${hostname()}:${server.port}` : url.replace(/\/mcp$/, "");
-  return { url, pageBase, private: pageCtx.private, shutdown };
+  return { url, pageBase, private: pageCtx.private, shutdown, takeEarlySignal };
 }
 
 /** SIGTERM and SIGINT end the process cleanly after in-flight calls finish. */
 export function exitOnSignals(running: RunningHttp): void {
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
-      running.shutdown(signal).then(() => process.exit(0));
-    });
-  }
+  const stop = (signal: NodeJS.Signals) => void running.shutdown(signal).then(() => process.exit(0));
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stop(signal));
+  const early = running.takeEarlySignal();
+  if (early) stop(early);
 }

@@ -310,7 +310,10 @@ test.skipIf(!linux)("RSS floor stays flat over 12,000 cheap requests after 6,000
   const SEGMENTS = 6;
   // The hub keeps warming up (JIT, heap sizing) for ~20,000 requests before it plateaus near 130 MB, so its
   // bound is looser; the endpoint code that leaked is the same in both, and serve's tight bound catches it.
-  const FLOOR_GROWTH_MB: Record<Target, number> = { serve: 16, hub: 32 };
+  // On SDK v2 serve's floor settles ~16 MB higher under a loaded CI machine and then plateaus (135 139 146 152
+  // 154 152); its JS heap is flat over 30k in-process calls (10.6 → 10.7 MB), so that is the allocator, not a
+  // leak. A leak of the kind this test caught (kilobytes per request) grows far past 24 MB in 12,000 requests.
+  const FLOOR_GROWTH_MB: Record<Target, number> = { serve: 24, hub: 32 };
   const mix = (s: StartedServer, target: Target): { body: string; accept: string; token: string }[] => {
     const call = (name: string, args: Record<string, unknown>) =>
       JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: target === "hub" ? `remote_${name}` : name, arguments: target === "hub" ? { host: "backend", ...args } : args } });
