@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/client";
+import { serveTools } from "../src/tools/registry.ts";
 import { build } from "../build/build.ts";
 import { type StartedServer, connect, repoRoot, rpc, startServer } from "./helpers/server.ts";
 
@@ -35,7 +36,7 @@ describe("the compiled binary", () => {
     const client = await connect(server);
     try {
       const { tools } = await client.listTools();
-      expect(tools).toHaveLength(12);
+      expect(tools).toHaveLength(serveTools.length);
       const path = join(dir, "hello.txt");
       await client.callTool({ name: "write_file", arguments: { path, content: "héllo\r\nwörld\r\n" } });
       const read = (await client.callTool({ name: "read_file", arguments: { path } })) as CallToolResult;

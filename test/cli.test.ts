@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { serveTools } from "../src/tools/registry.ts";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { type StartedServer, lmcpCommand, startServer } from "./helpers/server.ts";
 
@@ -142,7 +143,7 @@ describe("serve --stdio", () => {
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools.length).toBe(12);
+      expect(tools.length).toBe(serveTools.length);
       const r = await client.callTool({ name: "shell", arguments: { command: "echo via-stdio" } });
       expect((r.structuredContent as { stdout: string }).stdout).toBe("via-stdio\n");
       expect(existsSync(join(dir, "config", "lmcp", "token"))).toBe(false);

@@ -22,6 +22,13 @@ export interface AuditEntry {
   /** shell_bg's log file. */
   log_path?: string;
   job_id?: string;
+  /** remote_copy's two ends. */
+  from_host?: string;
+  from_path?: string;
+  to_host?: string;
+  to_path?: string;
+  /** A PTY session's id (session_* tools); what is typed into it is never recorded. */
+  session_id?: string;
   exit_code?: number | null;
   /** A command run as root through sudo: true when asked; "nopasswd" or "password" once it ran (how sudo let it). */
   sudo?: true | "nopasswd" | "password";
@@ -91,6 +98,9 @@ export function auditEntry(
   if (typeof args.log_path === "string") e.log_path = short(args.log_path, 1024);
   if (typeof args.job_id === "string") e.job_id = short(args.job_id, 128);
   if (args.sudo === true) e.sudo = true;
+  if (typeof args.session_id === "string") e.session_id = short(args.session_id, 64);
+  for (const k of ["from_host", "to_host"] as const) if (typeof args[k] === "string") e[k] = short(args[k] as string, 256);
+  for (const k of ["from_path", "to_path"] as const) if (typeof args[k] === "string") e[k] = short(args[k] as string, 1024);
   if (typeof args.content === "string") {
     const bytes = args.encoding === "base64" ? Buffer.from(args.content, "base64") : Buffer.from(args.content, "utf8");
     e.sha256 = sha256Hex(bytes);
@@ -102,6 +112,8 @@ export function auditEntry(
     if (typeof d.bytes_written === "number") e.bytes = d.bytes_written;
     if (typeof d.sha256 === "string") e.sha256 = d.sha256;
     if (typeof d.job_id === "string") e.job_id = d.job_id;
+    if (typeof d.session_id === "string") e.session_id = d.session_id;
+    if (typeof d.bytes_sent === "number") e.bytes = d.bytes_sent;
     if (d.sudo === "nopasswd" || d.sudo === "password") e.sudo = d.sudo;
   } else {
     e.outcome = result.denied ? "denied" : "error";

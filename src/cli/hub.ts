@@ -1,14 +1,14 @@
 // `lmcp hub`: one MCP endpoint for the whole fleet.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { resolveHubSettings } from "../config/hub.ts";
 import { scrubSecretEnv } from "./scrub_env.ts";
-import { logEvent } from "../http/log.ts";
 import { commonFlags } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { Hub } from "../hub/hub.ts";
-import { loadRegistry } from "../hub/registry.ts";
+import { hostReloader, inventoryEnabled, loadHostsAtStart } from "../hub/inventory/load.ts";
 import { hubTools } from "../hub/remote_tools.ts";
 import { openAudit } from "../audit/audit_log.ts";
+import { openConsole } from "../console/console.ts";
 import { createMcpHttpHandler } from "../mcp/endpoint.ts";
 import { createMetrics } from "../metrics/metrics.ts";
 import { createMcpServers, headerToolChecks } from "../mcp/server.ts";
@@ -33,6 +33,11 @@ Flags (each beats its environment variable, which beats the config file):
                         every file. Default: ~/.config/lmcp/hub-token, minted on first
                         start (separate from every backend's token).
   --name NAME           instance name shown to clients [LMCP_NAME]
+  --nats URL[,URL…]     NATS mode [LMCP_NATS, nats in hub.toml]: every remote_* call
+                        goes to \`lmcp serve --nats\` hosts over NATS (request-reply),
+                        and hosts come from their NATS presence instead of probes;
+                        backends.toml is optional (ssh fallbacks, tags). Any number
+                        of hubs may share one NATS cluster.
   --tls-cert FILE, --tls-key FILE, --allow-origin ORIGIN, --allow-host HOST,
   --no-auth             as for lmcp serve
   -h, --help            this help
@@ -46,8 +51,11 @@ systemd; audit_log in the config [LMCP_AUDIT_LOG] names a FILE, "journald", "std
 "off". \`lmcp audit verify\` checks the chain; \`lmcp audit --help\` has the format.
 Add a host: lmcp hub add NAME --url URL --token-file FILE [--ssh USER@HOST]
 (\`lmcp hub add --help\`), then SIGHUP a running hub.
-Signals: SIGHUP re-reads the token file and the registry (a bad registry keeps
-the old one); SIGTERM/SIGINT finish calls in flight, then exit 0.
+Inventory: ssh_config = true (or a path) and ansible_inventory = "FILE" in hub.toml
+add the hosts of ~/.ssh/config (resolved with ssh -G) and of an Ansible inventory
+(ansible-inventory --list; groups become tags); backends.toml wins per name.
+Signals: SIGHUP re-reads the token file, the registry and the inventory (a bad
+one keeps the old registry); SIGTERM/SIGINT finish calls in flight, then exit 0.
 `;
 
 export async function hubCommand(argv: string[]): Promise<number> {
@@ -59,13 +67,18 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const settings = resolveHubSettings(values);
   scrubSecretEnv(["LMCP_TOKEN"]); // read into settings; nothing the hub starts may inherit it
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
-  const registry = loadRegistry(settings.backendsFile);
-  if (registry.length === 0) {
-    logEvent(`warning: ${settings.backendsFile} names no hosts; add a [[backend]] table for each (name, url, token_file and/or ssh), then reload (SIGHUP)`);
-  }
-  const hub = new Hub(registry, settings);
+  // NATS mode: hosts come from presence; backends.toml (optional then) only adds ssh fallbacks and tags.
+  // Loaded only with --nats: a direct-mode hub does not pay for the NATS client's modules.
+  const fleet = settings.nats ? new (await import("../nats/hub_link.ts")).NatsFleet({ servers: settings.nats, name: settings.name }) : undefined;
+  // backends.toml plus ssh_config / ansible_inventory when hub.toml turns them on.
+  const noRegistry = fleet !== undefined && !existsSync(settings.backendsFile) && !inventoryEnabled(settings.inventory);
+  const registry = noRegistry ? [] : await loadHostsAtStart(settings.backendsFile, settings.inventory);
+  const hub = new Hub(registry, { ...settings, ...(fleet ? { fleet } : {}) });
   const audit = openAudit(settings.auditLog, settings.auditMaxBytes);
   const tools = hubTools(hub, serveTools);
+  const hubContext = { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir };
+  // The web console at /ui (src/console/): fleet, jobs and kills through the hub's own tools; its stop holds for every call.
+  const ui = settings.console ? openConsole({ role: "hub", name: settings.name, version }, audit) : undefined;
   // Metrics only when asked for (src/metrics/metrics.ts): hosts by state and the SSH queue are read at each scrape.
   const metrics = settings.metrics.enabled
     ? await createMetrics("hub", {
@@ -76,7 +89,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
             collect: () => {
               const by = new Map<string, number>([["up", 0], ["down", 0], ["auth_failed", 0], ["unknown", 0]]);
               for (const b of hub.list()) {
-                const state = hub.health.get(b.name).state;
+                const state = fleet ? (fleet.host(b.name)?.state ?? "unknown") : hub.health.get(b.name).state;
                 by.set(state, (by.get(state) ?? 0) + 1);
               }
               return [...by].map(([state, value]) => ({ labels: { state }, value }));
@@ -94,28 +107,24 @@ export async function hubCommand(argv: string[]): Promise<number> {
     version,
     instructions:
       "A hub for a fleet of hosts. Call remote_list_hosts to see the hosts and their state; every remote_* tool takes `host`. " +
-      "Use remote_shell_many to run one command on several hosts. Results say whether they came via lmcp or via ssh.",
+      "Use remote_shell_many to run one command on several hosts. " +
+      (fleet ? "Results say whether they came via nats or via ssh." : "Results say whether they came via lmcp or via ssh."),
     tools,
-    context: { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir },
-    audit,
+    context: hubContext,
+    ...(ui ? ui.mcpHooks : { audit }),
     ...(metrics ? { metrics } : {}),
   }));
   const running = await startHttp({
     settings,
     mcp,
-    ...headerToolChecks(tools, audit),
+    ...headerToolChecks(tools, ui ? ui.mcpHooks.audit : audit),
+    ...(ui ? { webConsole: ui.handler({ tools, context: hubContext }) } : {}),
     ...(metrics ? { metrics: { render: () => metrics.render(), tokenFile: settings.metrics.tokenFile } } : {}),
-    onReload() {
-      try {
-        const fresh = loadRegistry(settings.backendsFile);
-        hub.replaceRegistry(fresh);
-        return `reloaded ${fresh.length} backend(s) from ${settings.backendsFile}`;
-      } catch (err) {
-        return `kept the old registry: ${(err as Error).message}`;
-      }
-    },
+    onReload: hostReloader(hub, settings.backendsFile, settings.inventory),
   });
-  exitOnSignals(running);
+  if (ui) ui.stop.consoleUrl = `${running.pageBase}/ui`;
+  // NATS mode: calls in flight over HTTP finish first, then the NATS connection is drained.
+  exitOnSignals(fleet ? { ...running, shutdown: (reason) => running.shutdown(reason).then(() => fleet.close()) } : running);
   await new Promise(() => {});
   return 0;
 }

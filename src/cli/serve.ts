@@ -2,14 +2,17 @@
 import { mkdirSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import { ConfigError } from "../config/file.ts";
 import { commonFlags, resolveServeSettings } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { logEvent } from "../http/log.ts";
 import { openAudit } from "../audit/audit_log.ts";
+import { openConsole } from "../console/console.ts";
 import { scrubSecretEnv } from "./scrub_env.ts";
 import { secretSources } from "../config/secrets.ts";
 import { createMcpHttpHandler } from "../mcp/endpoint.ts";
 import { type McpServerOptions, createMcpServer, createMcpServers, headerToolChecks, MODERN_REVISION, toolHandlers } from "../mcp/server.ts";
+import { backendSchema } from "../hub/registry.ts";
 import { makeFilePolicy, refreshSecrets } from "../policy/rules.ts";
 import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
 import { cleanOldJobs, jobStatus, listJobRecords } from "../tools/jobs.ts";
@@ -39,6 +42,11 @@ Flags (each beats its environment variable, which beats the config file):
   --allow-host HOST     extra Host header value to allow (repeatable)
   --no-auth             turn auth off (warns on every start; never on a shared host)
   --stdio               speak MCP over stdin/stdout instead of HTTP
+  --nats URL[,URL…]     also connect out to NATS [LMCP_NATS, nats in the config] and
+                        answer the calls hubs address to this host (--name) there,
+                        with the same tools, scopes and audit; the HTTP listener
+                        stays (loopback by default: no inbound port is needed)
+  --tag TAG             announce this tag on NATS (repeatable; tags in the config)
   -h, --help            this help
 
 Audit: one hash-chained JSON line per call that changes something or runs a
@@ -49,12 +57,14 @@ Signals: SIGHUP re-reads the token file; SIGTERM/SIGINT finish calls in flight, 
 `;
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("serve", argv, { ...commonFlags, stdio: { type: "boolean" } });
+  const { values } = parseFlags("serve", argv, { ...commonFlags, stdio: { type: "boolean" }, tag: { type: "string", multiple: true } });
   if (values.help) {
     process.stdout.write(serveHelp);
     return 0;
   }
   const settings = resolveServeSettings(values);
+  if (values.tag) settings.tags = values.tag; // --tag beats `tags` in the config file
+  if (settings.nats) checkNatsName(settings.name, values.stdio === true);
   scrubSecretEnv(["LMCP_TOKEN"]); // read into settings; the agent's commands must not find it
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   cleanExpiredSpool(settings.stateDir);
@@ -112,6 +122,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // The web console at /ui (src/console/): its feed sees every call, its emergency stop refuses every call.
+  const ui = settings.console ? openConsole({ role: "serve", name: settings.name, version }, audit) : undefined;
+  if (ui) Object.assign(mcpOptions, ui.mcpHooks);
   // Metrics only when asked for: prom-client costs memory an idle host should not pay (src/metrics/metrics.ts).
   const metrics = settings.metrics.enabled
     ? await createMetrics("serve", {
@@ -128,15 +141,38 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const running = await startHttp({
     settings,
     mcp,
-    ...headerToolChecks(serveTools, audit),
+    ...headerToolChecks(serveTools, mcpOptions.audit),
     ...(prompts ? { passwordPrompts: prompts } : {}),
+    ...(ui ? { webConsole: ui.handler({ tools: serveTools, context: mcpOptions.context, tags: settings.tags }) } : {}),
     ...(metrics ? { metrics: { render: () => metrics.render(), tokenFile: settings.metrics.tokenFile } } : {}),
   });
   if (prompts) {
     prompts.baseUrl = running.pageBase;
     if (!running.private) prompts.unusable = "this listener is neither on loopback nor HTTPS, so a password typed on its page would cross the network in clear (set tls_cert and tls_key)";
   }
-  exitOnSignals(running);
+  if (ui) ui.stop.consoleUrl = `${running.pageBase}/ui`;
+  // NATS: one more Server from the same tool handlers (2025 era: a plain tools/call, as a hub sends it).
+  // Loaded only with --nats: a plain serve does not pay for the NATS client's modules.
+  const nats = settings.nats
+    ? await (await import("../nats/serve_link.ts")).ServeLink.start({
+        servers: settings.nats,
+        name: settings.name,
+        tags: settings.tags,
+        heartbeatMs: settings.natsHeartbeatMs,
+        server: createMcpServer(mcpOptions, "legacy"),
+      })
+    : undefined;
+  // With NATS, both finish their calls in flight within the grace period; hubs see the host's goodbye at once.
+  exitOnSignals(nats ? { ...running, shutdown: (reason) => Promise.all([running.shutdown(reason), nats.close(settings.shutdownGraceS * 1000)]).then(() => {}) } : running);
   await new Promise(() => {}); // serve until a signal ends the process
   return 0;
+}
+
+/** On NATS the name is what a hub's `host` argument names: it must be a valid host name, and stdio has no place for NATS. */
+function checkNatsName(name: string, stdio: boolean): void {
+  if (stdio) throw new ConfigError("--nats and --stdio do not go together: NATS calls are answered beside the HTTP listener; drop one");
+  const ok = backendSchema.shape.name.safeParse(name);
+  if (!ok.success) {
+    throw new ConfigError(`the name "${name}" cannot address this host on NATS: it ${ok.error.issues[0]?.message ?? "is not a valid host name"}; pass --name NAME (or LMCP_NAME)`);
+  }
 }

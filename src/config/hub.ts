@@ -1,6 +1,7 @@
 // Settings of `lmcp hub`: the shared server settings plus the registry path,
-// probe timings and SSH limits (flag > environment > file > default).
-import { resolve } from "node:path";
+// probe timings, SSH limits and the inventory sources (flag > environment > file > default).
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError, loadConfigFile } from "./file.ts";
 import { defaultBackendsFile } from "./paths.ts";
@@ -22,6 +23,10 @@ export const hubFileSchema = z
     approve_above_hosts: z.int().min(0),
     approve_tags: z.array(z.string().min(1)),
     approve_without_elicitation: z.boolean(),
+    ssh_config: z.union([z.boolean(), z.string().min(1)]),
+    ansible_inventory: z.string().min(1),
+    ansible_inventory_command: z.array(z.string().min(1)).min(1),
+    inventory_timeout_s: positive,
   })
   .partial()
   .strict();
@@ -45,8 +50,19 @@ export interface ApprovalPolicy {
   withoutElicitation: boolean;
 }
 
+/** Where hosts come from besides backends.toml (src/hub/inventory/), from hub.toml. */
+export interface InventorySettings {
+  /** An ssh client config whose Host entries become SSH-only backends; undefined: not read. */
+  sshConfig: string | undefined;
+  /** The command whose stdout is `ansible-inventory --list` JSON, how messages name it, and the inventory path it reads (checked first); undefined: no Ansible. */
+  ansible: { argv: string[]; label: string; path?: string } | undefined;
+  /** Wall-clock cap of each inventory command (the Ansible one, each `ssh -G`). */
+  timeoutMs: number;
+}
+
 export interface HubSettings extends ServerSettings {
   approvals: ApprovalPolicy;
+  inventory: InventorySettings;
   backendsFile: string;
   policy: BackoffPolicy;
   probeTimeoutMs: number;
@@ -77,6 +93,27 @@ export function locateBackendsFile(flags: { backends?: string | undefined; confi
   return backendsFileFrom(undefined, configFile ? loadConfigFile(configFile, hubFileSchema) : {});
 }
 
+/** `~/x` as the hub's user writes it in hub.toml. */
+const expandHome = (p: string) => (p === "~" ? homedir() : p.startsWith("~/") ? join(homedir(), p.slice(2)) : p);
+
+/** hub.toml's ssh_config, ansible_inventory, ansible_inventory_command and inventory_timeout_s. */
+function inventoryFrom(file: z.output<typeof hubFileSchema>, configFile: string | undefined): InventorySettings {
+  const sshConfig = file.ssh_config === true ? join(homedir(), ".ssh", "config") : typeof file.ssh_config === "string" ? resolve(expandHome(file.ssh_config)) : undefined;
+  if (file.ansible_inventory !== undefined && file.ansible_inventory_command !== undefined) {
+    throw new ConfigError(`${configFile}: give ansible_inventory (a path for ansible-inventory -i) or ansible_inventory_command (a program printing its --list JSON), not both`);
+  }
+  let ansible: InventorySettings["ansible"];
+  if (file.ansible_inventory !== undefined) {
+    // A comma in the value is Ansible's inline host list ("a,b,"), not a path.
+    const inline = file.ansible_inventory.includes(",");
+    const source = inline ? file.ansible_inventory : resolve(expandHome(file.ansible_inventory));
+    ansible = { argv: ["ansible-inventory", "-i", source, "--list"], label: `ansible inventory ${source}`, ...(inline ? {} : { path: source }) };
+  } else if (file.ansible_inventory_command !== undefined) {
+    ansible = { argv: file.ansible_inventory_command, label: `ansible_inventory_command ${file.ansible_inventory_command.join(" ")}` };
+  }
+  return { sshConfig, ansible, timeoutMs: (file.inventory_timeout_s ?? 30) * 1000 };
+}
+
 export function resolveHubSettings(flags: CommonFlagValues & { backends?: string }): HubSettings {
   const configFile = locateConfig("hub", flags.config);
   const file = configFile ? loadConfigFile(configFile, hubFileSchema) : {};
@@ -93,6 +130,7 @@ export function resolveHubSettings(flags: CommonFlagValues & { backends?: string
   return {
     ...resolveCommon("hub", flags, file, configFile),
     backendsFile: backendsFileFrom(flags.backends, file),
+    inventory: inventoryFrom(file, configFile),
     policy,
     probeTimeoutMs: s("LMCP_HUB_PROBE_TIMEOUT", file.probe_timeout_s, 3),
     sshHardTimeoutMs: s("LMCP_HUB_SSH_HARD_TIMEOUT", file.ssh_hard_timeout_s, 30),

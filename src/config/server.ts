@@ -26,6 +26,10 @@ export const commonFileShape = {
   audit_max_bytes: positiveInt,
   metrics: z.boolean(),
   metrics_token_file: z.string().min(1),
+  /** The web console at /ui (src/console/): on by default; served only on loopback or with TLS whatever this says. */
+  console: z.boolean(),
+  /** NATS servers to connect to (src/nats/): one URL, or several of the same cluster. */
+  nats: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
 };
 
 export const serveFileSchema = z
@@ -35,6 +39,8 @@ export const serveFileSchema = z
     max_read_bytes: positiveInt,
     max_timeout_s: positiveInt,
     allowed_paths: z.array(z.string().min(1)),
+    tags: z.array(z.string().min(1)),
+    nats_heartbeat_s: z.number().positive(),
   })
   .partial()
   .strict();
@@ -50,6 +56,7 @@ export const commonFlags = {
   "allow-origin": { type: "string", multiple: true },
   "allow-host": { type: "string", multiple: true },
   "no-auth": { type: "boolean" },
+  nats: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -63,6 +70,7 @@ export interface CommonFlagValues {
   "allow-origin"?: string[];
   "allow-host"?: string[];
   "no-auth"?: boolean;
+  nats?: string;
 }
 
 /** How requests are authenticated: a token from LMCP_TOKEN, a token file, or (explicitly) not at all. */
@@ -92,12 +100,23 @@ export interface ServerSettings {
   auditMaxBytes: number;
   /** GET /metrics (Prometheus text): off unless `metrics = true`; with a token file, only for its tokens. */
   metrics: { enabled: boolean; tokenFile: string | undefined };
+  /**
+   * The web console at /ui: LMCP_CONSOLE (0/1) > `console` > on. Even on, it is refused (with a page saying why)
+   * on a listener that is neither loopback nor HTTPS: a token typed there would cross the network in clear.
+   */
+  console: boolean;
+  /** NATS servers (nats://HOST:PORT) to connect to: serve answers calls there, the hub routes through them; undefined: direct mode. */
+  nats: string[] | undefined;
 }
 
 export interface ServeSettings extends ServerSettings {
   limits: ToolLimits;
   /** Roots the file tools may use; undefined = anywhere lmcp's user can. */
   allowedPaths: string[] | undefined;
+  /** What this host announces on NATS, for remote_shell_many and remote_list_hosts. */
+  tags: string[];
+  /** How often this host announces itself on NATS; hubs count it down after three missed beats. */
+  natsHeartbeatMs: number;
 }
 
 export const defaultPort: Record<Role, number> = { serve: 8765, hub: 8766 };
@@ -111,6 +130,30 @@ export function parseListen(value: string, where: string): { hostname: string; p
   }
   const host = m[1] ?? m[2] ?? "";
   return { hostname: host === "" ? "0.0.0.0" : host, port };
+}
+
+/**
+ * A comma-separated list of NATS servers (`nats://HOST:PORT`, or `HOST:PORT`), each checked; `where` names the
+ * flag, variable or key. TLS (`tls://`) and credentials in the URL are refused for now: they come with enrollment.
+ */
+export function parseNatsUrls(value: string | string[], where: string): string[] {
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  const hint = "use nats://HOST:PORT, several comma-separated (e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222)";
+  if (items.length === 0) throw new ConfigError(`${where}: no NATS server given; ${hint}`);
+  return items.map((item) => {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(item) ? item : `nats://${item}`;
+    let url: URL;
+    try {
+      url = new URL(withScheme);
+    } catch {
+      throw new ConfigError(`${where}: "${item}" is not a NATS server URL; ${hint}`);
+    }
+    if (url.protocol === "tls:") throw new ConfigError(`${where}: tls:// is not supported yet (TLS on NATS links comes with enrollment); ${hint}`);
+    if (url.protocol !== "nats:") throw new ConfigError(`${where}: "${url.protocol}//" is not a NATS URL scheme; ${hint}`);
+    if (url.username || url.password) throw new ConfigError(`${where}: credentials in a NATS URL are not supported (they would end up in logs and process lists); ${hint}`);
+    if (!url.hostname || (url.pathname !== "" && url.pathname !== "/") || url.search || url.hash) throw new ConfigError(`${where}: "${item}" is not a NATS server URL; ${hint}`);
+    return `nats://${url.host}${url.port ? "" : ":4222"}`;
+  });
 }
 
 /** The value and where it came from, for the first source that has one. */
@@ -196,7 +239,24 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
     auditLog: resolveAuditLog(role, env("LMCP_AUDIT_LOG") ?? file.audit_log, stateDir),
     auditMaxBytes: file.audit_max_bytes ?? 10 * 1024 * 1024,
     metrics: { enabled: file.metrics ?? env("LMCP_METRICS") === "1", tokenFile: file.metrics_token_file === undefined ? undefined : resolve(file.metrics_token_file) },
+    console: consoleFrom(file.console),
+    nats: natsFrom(flags.nats, file.nats),
   };
+}
+
+/** LMCP_CONSOLE > `console` in the config file > on. */
+function consoleFrom(file: boolean | undefined): boolean {
+  const v = env("LMCP_CONSOLE");
+  if (v === undefined) return file ?? true;
+  if (v === "1" || v === "true") return true;
+  if (v === "0" || v === "false") return false;
+  throw new ConfigError(`LMCP_CONSOLE="${v}" is not 0 or 1 (1 serves the web console at /ui, 0 turns it off)`);
+}
+
+/** --nats > LMCP_NATS > `nats` in the config file; none: direct mode. */
+function natsFrom(flag: string | undefined, file: string | string[] | undefined): string[] | undefined {
+  const chosen = pick<string | string[]>([flag, "--nats"], [env("LMCP_NATS"), "LMCP_NATS"], [file, 'config key "nats"']);
+  return chosen ? parseNatsUrls(chosen[0], chosen[1]) : undefined;
 }
 
 export function resolveServeSettings(flags: CommonFlagValues): ServeSettings {
@@ -210,5 +270,16 @@ export function resolveServeSettings(flags: CommonFlagValues): ServeSettings {
       maxTimeoutS: file.max_timeout_s ?? 3600,
     },
     allowedPaths: file.allowed_paths,
+    tags: file.tags ?? [],
+    natsHeartbeatMs: heartbeatMs(file.nats_heartbeat_s),
   };
+}
+
+/** LMCP_NATS_HEARTBEAT (seconds) > nats_heartbeat_s > 5 s. */
+function heartbeatMs(fileValue: number | undefined): number {
+  const v = env("LMCP_NATS_HEARTBEAT");
+  if (v === undefined) return (fileValue ?? 5) * 1000;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`LMCP_NATS_HEARTBEAT="${v}" is not a positive number of seconds`);
+  return n * 1000;
 }

@@ -13,7 +13,7 @@ import { sshFallbacks } from "./ssh/fallbacks.ts";
 import type { RemotePolicy } from "./ssh/perl.ts";
 import { SshRunner, type SshTarget } from "./ssh/runner.ts";
 
-export type Via = "lmcp" | "ssh";
+export type Via = "lmcp" | "ssh" | "nats";
 
 export interface HubOptions {
   policy: BackoffPolicy;
@@ -29,6 +29,31 @@ export interface HubOptions {
   auditLog?: string | undefined;
   /** When remote_shell_many asks the human first; undefined: the defaults (src/hub/approvals.ts). */
   approvals?: ApprovalPolicy;
+  /** NATS mode (src/nats/hub_link.ts): hosts come from presence and calls go through it; registry urls are unused. */
+  fleet?: Fleet;
+}
+
+/** A host as a fleet transport sees it (NATS presence): what it announced, and up or down by the age of that. */
+export interface FleetHost {
+  name: string;
+  tags: string[];
+  version: string;
+  /** ms since the epoch of its last announcement. */
+  lastSeen: number;
+  state: "up" | "down";
+  /** Why down (missed heartbeats, said goodbye); undefined when up. */
+  error: string | undefined;
+}
+
+/**
+ * Hosts reached through a message bus instead of a link per host: implemented by src/nats/hub_link.ts and
+ * plugged in by cli/hub.ts, so hub/ never imports the transport. `route` answers, or says why the host cannot
+ * be reached (`problem`), after which the SSH fallback is tried where the registry has one.
+ */
+export interface Fleet {
+  host(name: string): FleetHost | undefined;
+  hosts(): FleetHost[];
+  route(def: ToolDef, host: string, args: Record<string, unknown>, ctx: ToolContext): Promise<Routed | { problem: string }>;
 }
 
 /** A routed call's answer: the tool outcome and the path it took. */
@@ -38,7 +63,7 @@ export type Routed = { via: Via; outcome: ToolOutcome<Record<string, unknown>> }
 const reprobeHint = "remote_list_hosts with force=true, or `lmcp hosts --force`, re-probes it now";
 
 /** Tools that only change state idempotently (or not at all) may be retried over SSH even if the lmcp request may have arrived. */
-const safeToRetry = new Set(["read_file", "write_file", "list_dir", "search_files"]);
+export const safeToRetry = new Set(["read_file", "write_file", "list_dir", "search_files", "transfer_read"]);
 
 export class Hub {
   private backends = new Map<string, Backend>();
@@ -76,11 +101,23 @@ export class Hub {
   }
 
   list(): Backend[] {
-    return [...this.backends.values()];
+    const fleet = this.options.fleet;
+    if (!fleet) return [...this.backends.values()];
+    // Registry entries first (they may add ssh), then hosts only presence knows, by name.
+    const seen = fleet.hosts();
+    const byName = new Map(seen.map((h) => [h.name, h]));
+    const listed = [...this.backends.values()].map((b) => {
+      const h = byName.get(b.name);
+      return h ? withPresence(b, h) : b;
+    });
+    const extra = seen.filter((h) => !this.backends.has(h.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...listed, ...extra.map((h) => withPresence(undefined, h))];
   }
 
   get(name: string): Backend | undefined {
-    return this.backends.get(name);
+    const b = this.backends.get(name);
+    const h = this.options.fleet?.host(name);
+    return h ? withPresence(b, h) : b;
   }
 
   /** Backends selected by explicit names and/or a tag; unknown names are reported, not dropped. */
@@ -88,11 +125,11 @@ export class Hub {
     const unknown: string[] = [];
     const picked = new Map<string, Backend>();
     for (const n of names ?? []) {
-      const b = this.backends.get(n);
+      const b = this.get(n);
       if (b) picked.set(n, b);
       else unknown.push(n);
     }
-    if (tag !== undefined) for (const b of this.backends.values()) if (b.tags.includes(tag)) picked.set(b.name, b);
+    if (tag !== undefined) for (const b of this.options.fleet ? this.list() : this.backends.values()) if (b.tags.includes(tag)) picked.set(b.name, b);
     return { backends: [...picked.values()], unknown };
   }
 
@@ -116,17 +153,25 @@ export class Hub {
   }
 
   unknownHostError(name: string): ToolOutcome<never> {
-    const names = [...this.backends.keys()];
-    return { ok: false, error: `unknown host "${name}"; the registry has: ${names.slice(0, 50).join(", ")}${names.length > 50 ? ", …" : ""} (remote_list_hosts lists them)` };
+    const names = this.options.fleet ? this.list().map((b) => b.name) : [...this.backends.keys()];
+    if (this.options.fleet && names.length === 0) {
+      return { ok: false, error: `unknown host "${name}": no host has announced itself on NATS to this hub yet (hosts run \`lmcp serve --nats URL\`; the hub's log says whether it is connected)` };
+    }
+    const known = this.options.fleet ? "this hub knows (NATS presence and the registry)" : "the registry has";
+    return { ok: false, error: `unknown host "${name}"; ${known}: ${names.slice(0, 50).join(", ")}${names.length > 50 ? ", …" : ""} (remote_list_hosts lists them)` };
   }
 
   /** Sends one tool call to a host: its lmcp when up or unknown, else (or on connection failure) SSH where configured. */
   async route(def: ToolDef, host: string, args: Record<string, unknown>, ctx: ToolContext): Promise<Routed> {
-    const b = this.backends.get(host);
+    const b = this.get(host);
     if (!b) return { via: undefined, outcome: this.unknownHostError(host) };
     let lmcpProblem: string | undefined;
 
-    if (b.url) {
+    if (this.options.fleet) {
+      const r = await this.options.fleet.route(def, host, args, ctx);
+      if (!("problem" in r)) return r;
+      lmcpProblem = r.problem;
+    } else if (b.url) {
       // An unknown or stale host gets a bounded probe first, so a hung server costs one probe timeout, not a call timeout.
       const h = await this.health.fresh(b);
       if (h.state === "down") lmcpProblem = `its lmcp is down (${h.error}; next probe ${new Date(h.nextProbe).toISOString()}; ${reprobeHint})`;
@@ -194,6 +239,12 @@ export class Hub {
   }
 }
 
+/** A host as the router uses it in fleet mode: its registry entry (ssh, allowed_paths) with presence's tags added. */
+function withPresence(b: Backend | undefined, h: FleetHost): Backend {
+  const base: Backend = b ?? { name: h.name, url: undefined, token: undefined, ssh: undefined, ssh_port: undefined, ssh_options: [], tags: [], tokenFile: undefined, allowedPaths: undefined };
+  return { ...base, url: undefined, tags: b ? [...new Set([...base.tags, ...h.tags])] : h.tags };
+}
+
 /**
  * The files a backend that is the hub's own host must never hand out over SSH:
  * the hub's token file, config, registry and audit log, and the backends'
@@ -214,7 +265,7 @@ export function hubSecretPaths(o: Pick<HubOptions, "auth" | "configFile" | "back
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** How long the hub waits for a backend's answer: the call's own timeout_s (shell, shell_bg_wait) plus margin, else two minutes. */
-function callTimeoutMs(tool: string, args: Record<string, unknown>): number {
+export function callTimeoutMs(tool: string, args: Record<string, unknown>): number {
   if (typeof args.timeout_s === "number") return Math.min(args.timeout_s * 1000 + 15_000, MAX_TIMER_MS);
   if (tool === "shell") return 135_000;
   return 120_000;

@@ -7,10 +7,11 @@ import { type ToolDef, ask, defineTool, fail, ok } from "../tools/tool.ts";
 import { decide, defaultApprovals } from "./approvals.ts";
 import { rolloutInput, rolloutStages, shouldStop } from "./rollout.ts";
 import type { Hub } from "./hub.ts";
+import { remoteCopyTool } from "./remote_copy.ts";
 import { sshFallbacks } from "./ssh/fallbacks.ts";
 
 const hostField = z.string().min(1).describe("Name of the backend host, as listed by remote_list_hosts.");
-const viaField = z.enum(["lmcp", "ssh"]).describe('How the call reached the host: "lmcp" (its lmcp server) or "ssh" (fallback).');
+const viaField = z.enum(["lmcp", "ssh", "nats"]).describe('How the call reached the host: "lmcp" (its lmcp server), "nats" (its lmcp, over NATS) or "ssh" (fallback).');
 
 /** remote_<name> for one serve tool: same input plus `host`, same output plus `host` and `via`. */
 export function remoteTool(def: ToolDef, hub: Hub): ToolDef {
@@ -36,7 +37,7 @@ export function remoteTool(def: ToolDef, hub: Hub): ToolDef {
 const hostRow = z.object({
   name: z.string(),
   state: z.enum(["up", "down", "auth_failed", "unknown"]),
-  via: z.enum(["lmcp", "ssh", "none"]).describe("Where a call would go now."),
+  via: z.enum(["lmcp", "ssh", "nats", "none"]).describe("Where a call would go now."),
   latency_ms: z.number().nullable(),
   last_probe: z.string().nullable().describe("ISO time of the last probe or call that told the hub something."),
   next_probe: z.string().nullable().describe("ISO time after which the state is re-checked (null: never probed yet, or SSH only)."),
@@ -45,6 +46,8 @@ const hostRow = z.object({
   tags: z.array(z.string()),
   url: z.string().nullable(),
   ssh: z.boolean().describe("Whether the host has an SSH fallback."),
+  version: z.string().nullable().optional().describe("NATS mode: the lmcp version the host announced."),
+  last_seen: z.string().nullable().optional().describe("NATS mode: ISO time of the host's last announcement; it is down after three missed heartbeats."),
 });
 
 export function listHostsTool(hub: Hub): ToolDef {
@@ -62,8 +65,29 @@ export function listHostsTool(hub: Hub): ToolDef {
     annotations: { readOnlyHint: true, openWorldHint: true },
     async run(args) {
       const backends = args.tag === undefined ? hub.list() : hub.select(undefined, args.tag).backends;
-      await hub.health.refresh(backends, args.force ?? false);
+      const fleet = hub.options.fleet;
+      // NATS mode: presence is the state (no probes; `force` has nothing to refresh); registry-only hosts are unknown.
+      if (!fleet) await hub.health.refresh(backends, args.force ?? false);
       const hosts = backends.map((b) => {
+        if (fleet) {
+          const p = fleet.host(b.name);
+          const seen = p ? new Date(p.lastSeen).toISOString() : null;
+          return {
+            name: b.name,
+            state: p?.state ?? ("unknown" as const),
+            via: p?.state === "up" ? ("nats" as const) : b.ssh ? ("ssh" as const) : ("none" as const),
+            latency_ms: null,
+            last_probe: seen,
+            next_probe: null,
+            backoff_s: 0,
+            error: p ? (p.error ?? null) : "not seen on NATS",
+            tags: b.tags,
+            url: null,
+            ssh: b.ssh !== undefined,
+            version: p?.version ?? null,
+            last_seen: seen,
+          };
+        }
         const h = hub.health.get(b.name);
         return {
           name: b.name,
@@ -94,7 +118,7 @@ const DEFAULT_MANY_CONCURRENCY = 16;
 const manyResult = z.object({
   host: z.string(),
   ok: z.boolean().describe("True when the command ran (whatever its exit code)."),
-  via: z.enum(["lmcp", "ssh"]).nullable(),
+  via: z.enum(["lmcp", "ssh", "nats"]).nullable(),
   exit_code: z.number().nullable(),
   stdout: z.string().describe(`Head and tail of stdout (at most ${MANY_STREAM_BYTES} bytes, marker between); call remote_shell on the host for all of it.`),
   stderr: z.string().describe(`Head and tail of stderr, like stdout.`),
@@ -257,5 +281,5 @@ export function shellManyTool(hub: Hub): ToolDef {
 
 /** Every tool the hub offers, derived from the serve tools. */
 export function hubTools(hub: Hub, serveTools: ToolDef[]): ToolDef[] {
-  return [listHostsTool(hub), ...serveTools.map((t) => remoteTool(t, hub)), shellManyTool(hub)];
+  return [listHostsTool(hub), ...serveTools.map((t) => remoteTool(t, hub)), shellManyTool(hub), remoteCopyTool(hub)];
 }

@@ -17,7 +17,7 @@ import {
   inputRequired,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { type AuditSink, auditEntry } from "../audit/audit_log.ts";
+import { type AuditEntry, type AuditSink, auditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
 import type { FilePolicy } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
@@ -61,6 +61,10 @@ export interface McpServerOptions {
   fileResources?: boolean;
   /** Counts and times every call (src/metrics); none when metrics are off. */
   metrics?: Metrics;
+  /** Told of each call the audit log does not record (reads that were not refused): the console's live feed. */
+  onCall?: (entry: AuditEntry) => void;
+  /** Why every tools/call is refused now (the console's emergency stop), or undefined while agents may call. */
+  paused?: () => string | undefined;
 }
 
 /** A W3C trace context from a request's `_meta` (MCP carries it as `_meta.traceparent`), when well formed. */
@@ -188,18 +192,27 @@ export function toolHandlers(opts: McpServerOptions) {
     const traceparent = traceparentOf(meta);
     const signal = extra.mcpReq.signal;
     const record = (args: Record<string, unknown>, outcome: ToolOutcome<unknown>) => {
-      // Calls that change something or run a command, and every refusal (reads included).
+      // Calls that change something or run a command, and every refusal (reads included); the other reads go to onCall only.
       const denied = !outcome.ok && outcome.denied === true;
-      if (!opts.audit || (isReadOnly(def) && !denied)) return;
+      const sink = opts.audit && (!isReadOnly(def) || denied) ? opts.audit : undefined;
+      const write = sink ? (e: AuditEntry) => sink.write(e) : opts.onCall;
+      if (!write) return;
       const auth = extra.http?.authInfo;
       const who = { client: String(auth?.extra?.client ?? "stdio"), token: auth?.clientId ?? "stdio" };
       const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
       try {
-        opts.audit.write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: signal.aborted, traceparent }));
+        write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: signal.aborted, traceparent }));
       } catch (err) {
         logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
       }
     };
+    const paused = opts.paused?.();
+    if (paused !== undefined) {
+      // The operator's emergency stop: every call of every token, refused (and audited) before anything runs.
+      record(args && typeof args === "object" ? args : {}, { ok: false, error: paused, denied: true });
+      tally.outcome = "denied";
+      return toCallToolResult({ ok: false, error: paused });
+    }
     if (readOnlyCaller(extra) && !isReadOnly(def)) {
       const message = `Tool ${name} is not available to this token: it is read-only (no shell, no writes). Ask the operator for a full token.`;
       record(args && typeof args === "object" ? args : {}, { ok: false, error: message, denied: true });

@@ -3,7 +3,7 @@
 // and returns `data` that parses with the same tool's output schema.
 // edit_file and the shell_bg tools have none: they are lmcp-only.
 import type { ToolContext, ToolOutcome } from "../../tools/tool.ts";
-import { sshListDir, sshReadFile, sshWriteFile } from "./fallback_files.ts";
+import { sshListDir, sshReadFile, sshTransferRead, sshTransferWrite, sshWriteFile } from "./fallback_files.ts";
 import { sshSearchFiles } from "./fallback_search.ts";
 import { sshShell } from "./fallback_shell.ts";
 import type { SshRunner, SshTarget } from "./runner.ts";
@@ -16,4 +16,6 @@ export const sshFallbacks: Partial<Record<string, SshFallback>> = {
   write_file: sshWriteFile,
   list_dir: sshListDir,
   search_files: sshSearchFiles,
+  transfer_read: sshTransferRead,
+  transfer_write: sshTransferWrite,
 };

@@ -458,6 +458,151 @@ sub op_shell { my ($cwdarg, $timeout, $cmd, $hasin, $input, $nenv, @kv) = @F;
   if (POSIX::WIFSIGNALED($w)) { my $n = POSIX::WTERMSIG($w); $status->('signal:SIG' . ($sig[$n] // $n) . ":$timed:$ms") }
   else { $status->('exit:' . POSIX::WEXITSTATUS($w) . ":$timed:$ms") } }
 
+# ---- transfer_read / transfer_write: files of any size, in chunks -----------
+
+# The sha256 (hex) of all the open file holds: Digest::SHA where perl has it
+# (not in perl-base), else sha256sum (coreutils) or shasum reading that same
+# open file as its stdin; '' when none is there.
+sub sha256_of { my ($fh) = @_;
+  sysseek($fh, 0, 0) or return '';
+  if (eval { require Digest::SHA; 1 }) {
+    my $d = Digest::SHA->new(256); my $buf;
+    while (1) { my $n = sysread($fh, $buf, 1048576); return '' unless defined $n; last if $n == 0; $d->add($buf) }
+    return $d->hexdigest;
+  }
+  my $pid = open(my $out, '-|');
+  return '' unless defined $pid;
+  if ($pid == 0) {
+    open(STDIN, '<&', $fh) or POSIX::_exit(127); open(STDERR, '>', '/dev/null');
+    { no warnings 'exec'; exec('sha256sum'); exec('shasum', '-a', '256'); }
+    POSIX::_exit(127);
+  }
+  my $line = <$out>; close $out;
+  return (defined $line && $line =~ /\A([0-9a-f]{64})\b/) ? $1 : '' }
+
+# path, offset, length, sha ('' = on the last chunk, 1 = always, 0 = never). Answers the path, size,
+# mode, the bytes, eof (0|1) and the sha256 of the whole file ('' when not asked for).
+sub op_transfer_read { my ($arg, $off, $len, $want) = @F;
+  my $p = user_path($arg);
+  my $real = real_path($p);
+  guard($real, 'read');
+  my ($fh, @st) = open_or_refuse($real, $p);
+  my $size = $st[7];
+  refuse('PAST_END', $p, $size) if $off > $size;
+  my $n = $size - $off < $len ? $size - $off : $len;
+  my $bytes = '';
+  if ($n > 0) {
+    sysseek($fh, $off, 0) or fail_errno($p);
+    while (length($bytes) < $n) { my $r = sysread($fh, $bytes, $n - length($bytes), length $bytes); fail_errno($p) unless defined $r; last if $r == 0 }
+  }
+  my $eof = $off + length($bytes) >= $size ? 1 : 0;
+  my $sha = '';
+  if ($want eq '1' || ($want eq '' && $eof)) { $sha = sha256_of($fh); refuse('NOSHA', $p) if $sha eq '' }
+  out('ok', $p, $size, $st[2] & 07777, $bytes, $eof, $sha) }
+
+# The target of a write, as op_write finds it: links followed at the last
+# component, the policy asked on the real path, its directory entered
+# link-free (created with `mk`). Returns (shown path, real path, name, lstat of the existing file).
+sub enter_write_target { my ($p, $mk) = @_;
+  my $t = $p;
+  for (my $hop = 0; ; $hop++) {
+    if ($hop >= 40) { $! = Errno::ELOOP(); fail_errno($p) }
+    my @l = lstat($t);
+    last unless @l && S_ISLNK($l[2]);
+    my $to = readlink($t); fail_errno($t) unless defined $to;
+    $t = norm(substr($to, 0, 1) eq '/' ? $to : dir_of($t) . "/$to", 0);
+  }
+  my $real = real_path($p);
+  refuse('PROTECTED', $p) if base_of($p) =~ /\Aauthorized_keys2?\z/i;
+  guard($real, 'write');
+  my $shown_dir = dir_of($t);
+  my @parts = grep { length } split m{/}, dir_of($real);
+  my ($e, $at) = enter_dir(dir_of($real), $mk);
+  if ($e) {
+    refuse('RACE', $p) if $e eq 'RACE';
+    refuse('PARENT_MISSING', $shown_dir) if $e eq 'ENOENT' && !$mk;
+    refuse('PARENT_NOTDIR', $shown_dir) if $e eq 'ENOTDIR' && $at == $#parts;
+    $! = Errno->can($e) ? Errno->can($e)->() : 0; fail_errno($shown_dir);
+  }
+  my $b = base_of($real);
+  refuse('ISDIR', $p) if $b eq '';
+  my @old = lstat($b);
+  unless (@old) { fail_errno($t) unless $!{ENOENT} }
+  if (@old) {
+    refuse('RACE', $p) if S_ISLNK($old[2]);
+    refuse('ISDIR', $p) if S_ISDIR($old[2]);
+    refuse('NOTREG', $p) unless S_ISREG($old[2]);
+    guard($real, 'write', @old);
+  }
+  return ($t, $real, $b, @old) }
+
+# An hour idle, as lmcp's own uploads: older temps of uploads to the same name are removed when a new one starts.
+my $UPLOAD_IDLE_S = 3600;
+
+# path, create_dirs (0|1), upload id, offset, the bytes, their count, final (0|1), sha256, mode ("" = keep or 0644),
+# cancel (0|1). As lmcp's transfer_write: the upload is the temp file `.NAME.lmcp-tmp-ID` beside the target (the
+# same name lmcp uses, so either side can continue it), cut at offset and written; on final its sha256 is checked,
+# then it is fsynced and renamed over the target. Answers the path, id, bytes received, and 'pending', 'cancelled'
+# or 'done' (then the file written, its sha256, mode and created 0|1).
+sub op_transfer_write { my ($arg, $mk, $id, $off, $data, $len, $final, $want, $mode, $cancel) = @F;
+  my $p = user_path($arg);
+  refuse('DECODE', $p, length $data) if length($data) != $len;
+  refuse('NOUPLOAD', $p, $id) unless $id =~ /\A[0-9a-f]{12}\z/;
+  my ($t, $real, $b, @old) = enter_write_target($p, $mk);
+  my $short = length($b) > 180 ? substr($b, 0, 40) : $b;
+  my $tmp = ".$short.lmcp-tmp-$id";
+  my $fh; my @ts;
+  my @l = lstat($tmp);
+  if (!@l) {
+    refuse('NOUPLOAD', $p, $id) if $off != 0 && !$cancel;
+    if ($cancel) { out('ok', $p, $id, 0, 'cancelled'); return }
+    if (opendir(my $dh, '.')) {
+      my $now = time;
+      for my $e (readdir $dh) {
+        next unless $e =~ /\A\.\Q$short\E\.lmcp-tmp-[0-9a-f]{12}\z/;
+        my @s = lstat($e);
+        unlink $e if @s && S_ISREG($s[2]) && $s[4] == $< && $now - $s[9] > $UPLOAD_IDLE_S;
+      }
+      closedir $dh;
+    }
+    sysopen($fh, $tmp, Fcntl::O_RDWR() | O_CREAT | O_EXCL | O_NOFOLLOW, 0600) or fail_errno(dir_of($t) . "/$tmp");
+    @ts = stat($fh);
+  } else {
+    # Continued only if it is plainly an upload of ours: a regular file with one link, our uid, no secret.
+    refuse('NOUPLOAD', $p, $id) unless S_ISREG($l[2]) && $l[3] == 1 && $l[4] == $<;
+    sysopen($fh, $tmp, Fcntl::O_RDWR() | O_NOFOLLOW | O_NONBLOCK) or refuse('NOUPLOAD', $p, $id);
+    @ts = stat($fh);
+    refuse('RACE', $p) unless @ts && $ts[0] == $l[0] && $ts[1] == $l[1];
+    refuse('SECRET', $real) if $SECRET_INODE{"$ts[0]:$ts[1]"};
+  }
+  if ($cancel) { close $fh; unlink $tmp; out('ok', $p, $id, 0, 'cancelled'); return }
+  my $have = $ts[7];
+  refuse('GAP', $p, $have) if $off > $have;
+  if ($len > 0) {
+    unless (truncate($fh, $off) && sysseek($fh, $off, 0)) { fail_errno($t) }
+    my $o = 0;
+    while ($o < $len) { my $n = syswrite($fh, $data, $len - $o, $o); fail_errno($t) unless defined $n; $o += $n }
+    $have = $off + $len;
+  }
+  unless ($final) { close $fh; out('ok', $p, $id, $have, 'pending'); return }
+  my $sha = sha256_of($fh);
+  refuse('NOSHA', $p) if $sha eq '';
+  if ($sha ne lc $want) { close $fh; unlink $tmp; refuse('MISMATCH', $p, $sha, $have) }
+  my $perm = length $mode ? oct($mode) : @old ? ($old[2] & 07777) : 0644;
+  my $ok = eval {
+    my $gid = (split ' ', $()[0];
+    if (@old && ($old[4] != $< || $old[5] != $gid)) { chown($old[4], $old[5], $fh) or chown(-1, $old[5], $fh) }
+    chmod($perm, $fh) or die "chmod\n";
+    $fh->sync or die "fsync\n";
+    close($fh) or die "close\n";
+    1;
+  };
+  unless ($ok) { my $n = $! + 0; unlink $tmp; $! = $n; fail_errno($t) }
+  unless (rename($tmp, $b)) { my $n = $! + 0; unlink $tmp; $! = $n; fail_errno($t) }
+  if (open(my $dh, '<', '.')) { eval { $dh->sync }; close $dh }
+  out('ok', $p, $id, $have, 'done', $t, $sha, $perm, @old ? 0 : 1) }
+
 my %OPS = (read_file => \&op_read, list_dir => \&op_list, write_file => \&op_write, search_files => \&op_search, shell => \&op_shell);
+$OPS{transfer_read} = \&op_transfer_read; $OPS{transfer_write} = \&op_transfer_write;
 my $run = $OPS{$OP} or die "lmcp: unknown operation '$OP' from the hub\n";
 $run->();
