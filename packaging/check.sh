@@ -122,7 +122,7 @@ echo "makepkg --printsrcinfo: identical to dist/aur/.SRCINFO"
 # (a clone under a 0700 home or mktemp directory).
 sources="$work/aur-sources"
 mkdir -p "$sources/release" "$sources/repo/packaging"
-cp -R "$repo/packaging/systemd" "$repo/packaging/aur" "$repo/packaging/etc" "$sources/repo/packaging/"
+cp -R "$repo/packaging/systemd" "$repo/packaging/aur" "$repo/packaging/etc" "$repo/packaging/examples" "$sources/repo/packaging/"
 cp "$repo/LICENSE" "$sources/repo/"
 cp "$dist/lmcp-linux-x64" "$dist/lmcp-linux-arm64" "$sources/release/"
 chmod -R a+rX "$sources"
@@ -135,7 +135,7 @@ chown -R nobody "$build"
 grep -c "Passed" "$work/makepkg.log" | xargs printf 'makepkg: %s sha256sums passed; '
 pkgdir="$build/pkg/lmcp-bin"
 for path in usr/bin/lmcp usr/lib/systemd/system/lmcp.service usr/lib/systemd/system/lmcp@.service usr/lib/sysusers.d/lmcp.conf \
-  usr/lib/tmpfiles.d/lmcp.conf etc/lmcp/lmcp.toml usr/share/licenses/lmcp-bin/LICENSE; do
+  usr/lib/tmpfiles.d/lmcp.conf etc/lmcp/lmcp.toml usr/share/licenses/lmcp-bin/LICENSE usr/share/doc/lmcp-bin/examples/sudoers; do
   [ -e "$pkgdir/$path" ] || fail "the AUR package lacks /$path"
 done
 echo "package() installed every file"
