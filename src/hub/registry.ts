@@ -50,6 +50,8 @@ export interface Backend {
   tokenFile: string | undefined;
   /** Roots for the file tools over SSH, on that host; undefined = anywhere its ssh user can. */
   allowedPaths: string[] | undefined;
+  /** Where the host came from (the first source naming it); undefined: backends.toml. */
+  source?: "backends.toml" | "ssh_config" | "ansible";
 }
 
 /** Where in the file a backend's key sits: the line of `key =` after the n-th `[[backend]]`. */

@@ -46,6 +46,7 @@ const hostRow = z.object({
   tags: z.array(z.string()),
   url: z.string().nullable(),
   ssh: z.boolean().describe("Whether the host has an SSH fallback."),
+  source: z.enum(["backends.toml", "ssh_config", "ansible"]).describe("Where the host came from (the first source naming it)."),
   version: z.string().nullable().optional().describe("NATS mode: the lmcp version the host announced."),
   last_seen: z.string().nullable().optional().describe("NATS mode: ISO time of the host's last announcement; it is down after three missed heartbeats."),
 });
@@ -84,6 +85,7 @@ export function listHostsTool(hub: Hub): ToolDef {
             tags: b.tags,
             url: null,
             ssh: b.ssh !== undefined,
+          source: b.source ?? "backends.toml",
             version: p?.version ?? null,
             last_seen: seen,
           };
@@ -101,6 +103,7 @@ export function listHostsTool(hub: Hub): ToolDef {
           tags: b.tags,
           url: b.url ?? null,
           ssh: b.ssh !== undefined,
+          source: b.source ?? "backends.toml",
         };
       });
       const count = (s: string) => hosts.filter((h) => h.state === s).length;

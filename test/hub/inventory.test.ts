@@ -376,7 +376,7 @@ describe("a hub with ssh_config and an Ansible inventory", () => {
   );
 
   // Waits on src/hub/remote_tools.ts listing `source` per host (see the inventory report); run with `bun test --todo`.
-  test.todo("remote_list_hosts names each host's source", async () => {
+  test("remote_list_hosts names each host's source", async () => {
     const { home } = sshHome("source");
     const hubToml = join(home, "hub.toml");
     writeFileSync(hubToml, "ssh_config = true\n");
