@@ -72,7 +72,13 @@ beforeAll(async () => {
   );
   agent = await connect(hub, AGENT);
   const { chromium } = await import("playwright-core");
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: process.getuid?.() === 0 ? ["--no-sandbox"] : [] });
+  // Chromium's own temp files (org.chromium.Chromium.*) go in the test's dir, removed in afterAll, not /tmp.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: process.getuid?.() === 0 ? ["--no-sandbox"] : [],
+    env: { ...process.env, TMPDIR: dir },
+  });
   context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
   page = await context.newPage();
 });
