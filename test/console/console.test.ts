@@ -3,7 +3,7 @@
 // both hosts, sees an agent's call in the feed within a second, kills a running
 // job, presses the emergency stop (agent calls refused in both protocol eras,
 // then resumed), and is refused with a read-only login. A screenshot of each
-// view goes to docs/screenshots/.
+// view goes to docs/screenshots/ when LMCP_SCREENSHOTS=1.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +17,8 @@ const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`skipping the console browser test: ${CHROMIUM} is absent (apt-get install chromium)`);
 
+/** Screenshots land in docs/ only when asked (LMCP_SCREENSHOTS=1): a test run must not change the repository. */
+const writeShots = process.env.LMCP_SCREENSHOTS === "1";
 const shots = join(repoRoot, "docs/screenshots");
 const OPERATOR = `op-${crypto.randomUUID()}`;
 const AGENT = `agent-${crypto.randomUUID()}`;
@@ -34,7 +36,8 @@ let agent: Client;
 const pids: number[] = [];
 
 async function shot(name: string, target: Page | ReturnType<Page["locator"]> = page): Promise<void> {
-  const path = join(shots, `${name}.png`);
+  // Taken either way (the view must render); kept in docs/ only with LMCP_SCREENSHOTS=1, else in the test's dir.
+  const path = join(writeShots ? shots : dir, `${name}.png`);
   await target.screenshot({ path, animations: "disabled" });
   expect(statSync(path).size).toBeLessThan(300 * 1024);
 }
@@ -60,7 +63,7 @@ async function startJob(host: string, name: string): Promise<{ jobId: string; pi
 beforeAll(async () => {
   if (!haveChromium) return;
   dir = mkdtempSync(join(tmpdir(), "lmcp-console-"));
-  mkdirSync(shots, { recursive: true });
+  if (writeShots) mkdirSync(shots, { recursive: true });
   alpha = await startServer();
   beta = await startServer();
   hub = await startHub(
