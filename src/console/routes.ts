@@ -14,6 +14,7 @@ import type { EmergencyStop } from "./pause.ts";
 import { LOGIN_COOKIE, SESSION_COOKIE, type Session, Sessions, cookieValue, csrfMatches, randomId, setCookie } from "./sessions.ts";
 import type { FleetSource, JobControl, JobsView } from "./sources.ts";
 import { type Identity, type Viewer, dashboard, esc, feedRows, fleetPanel, html, jobsPanel, loginPage, messagePage, statusBar } from "./views.ts";
+import { readSmallBody } from "../http/small_body.ts";
 
 export interface ConsoleOptions {
   id: Identity;
@@ -35,25 +36,10 @@ type Authed = { session: Session; caller: Caller };
 
 /** Reads a small form body, refusing one over the cap before and while reading. */
 async function readForm(req: Request): Promise<URLSearchParams | Response> {
-  const tooLarge = () => messagePage(413, "Too large", "<p>A console form is a few short fields.</p>");
-  const length = req.headers.get("content-length");
-  if (length !== null && !(Number(length) <= MAX_FORM_BYTES)) return tooLarge();
-  if (!req.body) return new URLSearchParams();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_FORM_BYTES) {
-      await reader.cancel().catch(() => {});
-      return tooLarge();
-    }
-    chunks.push(value);
-  }
+  const body = await readSmallBody(req, MAX_FORM_BYTES);
+  if (!body) return messagePage(413, "Too large", "<p>A console form is a few short fields.</p>");
   // A form body is ASCII (%XX escapes); URLSearchParams decodes the escapes as UTF-8.
-  return new URLSearchParams(Buffer.concat(chunks).toString("latin1"));
+  return new URLSearchParams(body.toString("latin1"));
 }
 
 const filterOf = (params: URLSearchParams): FeedFilter => ({

@@ -6,6 +6,7 @@
 // to a foreign Host, and (for the POST) from another origin.
 import type { HostCheck } from "./boundary.ts";
 import type { RequestLog } from "./log.ts";
+import { readSmallBody } from "./small_body.ts";
 
 /** What the page needs from the prompts (src/tools/sudo_prompts.ts implements it). */
 export interface PasswordPrompts {
@@ -85,10 +86,9 @@ export async function sudoPage(req: Request, path: string, prompts: PasswordProm
     log.outcome = "forbidden_origin";
     return page(403, "Refused", "<p>The form was sent from another site.</p>");
   }
-  const length = Number(req.headers.get("content-length") ?? "0");
-  if (!Number.isFinite(length) || length > MAX_FORM_BYTES) return page(413, "Too large", "<p>That is not a password.</p>");
-  const body = Buffer.from(await req.arrayBuffer());
-  if (body.length > MAX_FORM_BYTES) return page(413, "Too large", "<p>That is not a password.</p>");
+  // Capped while streaming too: a chunked body declares no length, and whoever has the page's URL may send one.
+  const body = await readSmallBody(req, MAX_FORM_BYTES);
+  if (!body) return page(413, "Too large", "<p>That is not a password.</p>");
   // A form body is ASCII (%XX escapes); URLSearchParams decodes the escapes as UTF-8.
   const value = new URLSearchParams(body.toString("ascii")).get("password");
   body.fill(0);
