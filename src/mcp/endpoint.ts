@@ -99,15 +99,22 @@ function describe(log: RequestLog, message: { method?: unknown; params?: unknown
  * else (batches, notifications, initialize, any envelope claim, a modern header) still goes through it.
  */
 function plainLegacyRequest(body: unknown, protocolVersionHeader: string | null): boolean {
-  if (!body || typeof body !== "object" || Array.isArray(body)) return false;
-  const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
-  if (m.jsonrpc !== "2.0" || typeof m.method !== "string" || m.method === "initialize") return false;
-  if (typeof m.id !== "string" && typeof m.id !== "number") return false;
+  const m = requestOutline(body);
+  if (!m) return false;
   if (protocolVersionHeader !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersionHeader.trim())) return false;
   if (m.params === undefined) return true;
-  if (!m.params || typeof m.params !== "object" || Array.isArray(m.params)) return false;
-  const meta = (m.params as { _meta?: unknown })._meta;
-  return meta === undefined || (typeof meta === "object" && meta !== null && !Array.isArray(meta) && !(PROTOCOL_VERSION_META_KEY in meta));
+  const meta = isObject(m.params) ? m.params._meta : null;
+  return meta === undefined || (isObject(meta) && !(PROTOCOL_VERSION_META_KEY in meta));
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v);
+
+/** What both fast paths first ask of a body: one JSON-RPC request object (not initialize) with a usable id. */
+function requestOutline(body: unknown): { method: string; params?: unknown } | undefined {
+  if (!isObject(body)) return undefined;
+  if (body.jsonrpc !== "2.0" || typeof body.method !== "string" || body.method === "initialize") return undefined;
+  if (typeof body.id !== "string" && typeof body.id !== "number") return undefined;
+  return body as { method: string; params?: unknown };
 }
 
 /**
@@ -118,15 +125,11 @@ function plainLegacyRequest(body: unknown, protocolVersionHeader: string | null)
  * after all, so a malformed request gets the classifier's answer and HTTP status, as without this path.
  */
 function plainModernRequest(body: unknown, headers: { protocolVersion: string | null; method: string | null }): body is JSONRPCRequest {
-  if (!body || typeof body !== "object" || Array.isArray(body)) return false;
-  const m = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
-  if (m.jsonrpc !== "2.0" || typeof m.method !== "string" || m.method === "initialize") return false;
-  if (typeof m.id !== "string" && typeof m.id !== "number") return false;
+  const m = requestOutline(body);
+  if (!m) return false;
   if (headers.protocolVersion?.trim() !== MODERN_REVISION || headers.method?.trim() !== m.method) return false;
-  const params = m.params as { _meta?: Record<string, unknown> } | undefined;
-  if (!params || typeof params !== "object" || Array.isArray(params)) return false;
-  const meta = params._meta;
-  return !!meta && typeof meta === "object" && !Array.isArray(meta) && meta[PROTOCOL_VERSION_META_KEY] === MODERN_REVISION;
+  const meta = isObject(m.params) ? m.params._meta : undefined;
+  return isObject(meta) && meta[PROTOCOL_VERSION_META_KEY] === MODERN_REVISION;
 }
 
 /** Connects each era's long-lived Server to its own transport; returns what the HTTP listener calls for POST /mcp. */
