@@ -2,7 +2,7 @@
 // old or the new bytes: write a temp file beside it, fsync, rename over. A
 // journal of pending temp files lets the next start remove what a kill -9 left.
 import { randomBytes } from "../crypto.ts";
-import { lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
+import { type Stats, fchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { open, rename, rm, type FileHandle } from "node:fs/promises";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { Refused, closeWriteTarget, entryPath, resolveWrite } from "../policy/open.ts";
@@ -39,7 +39,8 @@ export class WriteRefused extends Refused {
   }
 }
 
-function tempName(name: string, id: string): string {
+/** The temp file beside a target named `name` (writes and resumable uploads alike, so cleanStaleTemps finds both). */
+export function tempName(name: string, id: string): string {
   let base = name;
   // Keep the temp name under NAME_MAX (255 bytes) even for very long names.
   if (Buffer.byteLength(base) > 180) base = base.slice(0, 40);
@@ -130,21 +131,21 @@ export function cleanStaleTemps(journalDir: string): number {
   return removed;
 }
 
-/** Keeps the old owner when we can (root, or a group we belong to); silently keeps ours when we cannot. */
-async function keepOwner(fh: FileHandle, old: Stats): Promise<void> {
+/** Keeps the old owner on open file `fd` when we can (root, or a group we belong to); silently keeps ours when we cannot. */
+export function keepOwner(fd: number, old: Stats): void {
   if (old.uid === process.getuid?.() && old.gid === process.getgid?.()) return;
   try {
-    await fh.chown(old.uid, old.gid);
+    fchownSync(fd, old.uid, old.gid);
   } catch {
     try {
-      await fh.chown(-1, old.gid);
+      fchownSync(fd, -1, old.gid);
     } catch {
       // Not permitted: the file ends up owned by us, which is all we can do.
     }
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   try {
     const dh = await open(dir, "r");
     try {
@@ -185,7 +186,7 @@ export async function atomicWrite(path: string, data: Uint8Array, opts: AtomicWr
     try {
       fh = await open(tmpAt, "wx", 0o600);
       await fh.writeFile(data);
-      if (old) await keepOwner(fh, old);
+      if (old) keepOwner(fh.fd, old);
       await fh.chmod(mode); // after chown, which clears setuid/setgid bits
       await fh.sync();
       await fh.close();

@@ -22,14 +22,6 @@ export const modeField = z
 /** `0o644` → `"0644"`, as list_dir shows modes. */
 export const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, "0");
 
-/** The temp file of upload `id` beside a target named `name`: atomic_write's pattern, so cleanStaleTemps may remove it. */
-export function uploadTempName(name: string, id: string): string {
-  let base = name;
-  // Kept under NAME_MAX (255 bytes) as atomic_write keeps its own; the remote program shortens the same way.
-  if (Buffer.byteLength(base) > 180) base = base.slice(0, 40);
-  return `.${base}.lmcp-tmp-${id}`;
-}
-
 /** `len` bytes at `pos` of `fd` (fewer at the end of the file), without blocking the event loop. */
 export function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
   return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));

@@ -2,17 +2,17 @@
 // the target, resumable at any byte already received, and on the final call
 // checks the sha256 of the whole, fsyncs and renames it into place (the
 // target's mode and owner kept, or the mode given). Same policy as write_file.
-import { closeSync, constants as C, fchmodSync, fchownSync, fstatSync, fsync, ftruncateSync, openSync, write, type Stats } from "node:fs";
-import { open, rename } from "node:fs/promises";
+import { closeSync, constants as C, fchmodSync, fstatSync, fsync, ftruncateSync, openSync, write, type Stats } from "node:fs";
+import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { randomBytes } from "../crypto.ts";
 import { Refused, closeWriteTarget, entryPath, resolveWrite, type WriteTarget } from "../policy/open.ts";
 import { type FilePolicy, inodeKey, permissivePolicy } from "../policy/rules.ts";
-import { pendingWritesDir } from "./atomic_write.ts";
+import { keepOwner, pendingWritesDir, syncDir, tempName } from "./atomic_write.ts";
 import { pathFailure, resolveUserPath } from "./paths.ts";
 import { type ToolContext, type ToolOutcome, defineTool, deny, fail, ok } from "./tool.ts";
-import { CHUNK_MAX, UPLOAD_ID, hashFd, modeField, octal, sha256Field, uploadTempName } from "./transfer_common.ts";
+import { CHUNK_MAX, UPLOAD_ID, hashFd, modeField, octal, sha256Field } from "./transfer_common.ts";
 import { type Upload, addUpload, dropUpload, findUpload, forgetUpload, uploadCapProblem } from "./transfer_uploads.ts";
 import { decodeBase64 } from "./write_file.ts";
 
@@ -70,33 +70,6 @@ async function writeAll(fd: number, data: Uint8Array, pos: number): Promise<void
 
 const fsyncFd = (fd: number) => new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 
-/** Keeps the old owner when we may (root, or a group of ours), as atomic_write does; else the file stays ours. */
-function keepOwner(fd: number, old: Stats): void {
-  if (old.uid === process.getuid?.() && old.gid === process.getgid?.()) return;
-  try {
-    fchownSync(fd, old.uid, old.gid);
-  } catch {
-    try {
-      fchownSync(fd, -1, old.gid);
-    } catch {
-      // not permitted
-    }
-  }
-}
-
-async function syncDir(dirPath: string): Promise<void> {
-  try {
-    const dh = await open(dirPath, "r");
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  }
-}
-
 const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
 /** Opens an existing temp for writing, never through a link; undefined when there is none. */
@@ -137,7 +110,7 @@ function openUpload(path: string, t: WriteTarget, id: string, args: Args, ctx: T
     }
     return fail(`another call is writing to upload ${id} right now; wait for its reply, then continue at the received length it reports`);
   }
-  const tmpName = uploadTempName(t.name, id);
+  const tmpName = tempName(t.name, id);
   const at = entryPath(t, tmpName);
   const shown = join(t.dirReal, tmpName);
   const fd = openTemp(at);
