@@ -38,6 +38,11 @@ Flags (each beats its environment variable, which beats the config file):
                         and hosts come from their NATS presence instead of probes;
                         backends.toml is optional (ssh fallbacks, tags). Any number
                         of hubs may share one NATS cluster.
+  --nats-creds FILE     the hub's NATS credentials [LMCP_NATS_CREDS, nats_creds]
+  --nats-ca FILE        CA the NATS servers' TLS must chain to [LMCP_NATS_CA, nats_ca]
+  --nats-authority DIR  the fleet authority from \`lmcp hub nats-init\` [LMCP_NATS_AUTHORITY,
+                        nats_authority]: its servers, hub.creds and CA, and this hub
+                        answers \`lmcp join\` (enroll, revoke: lmcp hub enroll --help)
   --tls-cert FILE, --tls-key FILE, --allow-origin ORIGIN, --allow-host HOST,
   --no-auth             as for lmcp serve
   -h, --help            this help
@@ -59,7 +64,7 @@ one keeps the old registry); SIGTERM/SIGINT finish calls in flight, then exit 0.
 `;
 
 export async function hubCommand(argv: string[]): Promise<number> {
-  const { values } = parseFlags("hub", argv, { ...commonFlags, backends: { type: "string" } });
+  const { values } = parseFlags("hub", argv, { ...commonFlags, backends: { type: "string" }, "nats-authority": { type: "string" } });
   if (values.help) {
     process.stdout.write(hubHelp);
     return 0;
@@ -69,7 +74,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   // NATS mode: hosts come from presence; backends.toml (optional then) only adds ssh fallbacks and tags.
   // Loaded only with --nats: a direct-mode hub does not pay for the NATS client's modules.
-  const fleet = settings.nats ? new (await import("../nats/hub_link.ts")).NatsFleet({ servers: settings.nats, name: settings.name }) : undefined;
+  const fleet = settings.nats || settings.natsAuthority ? (await import("../nats/hub_fleet.ts")).startNatsFleet(settings) : undefined;
   // backends.toml plus ssh_config / ansible_inventory when hub.toml turns them on.
   const noRegistry = fleet !== undefined && !existsSync(settings.backendsFile) && !inventoryEnabled(settings.inventory);
   const registry = noRegistry ? [] : await loadHostsAtStart(settings.backendsFile, settings.inventory);

@@ -1,10 +1,10 @@
 // `lmcp hub add`: checks one host as the hub's registry loader would, then appends it
 // as a [[backend]] table to backends.toml, keeping the file's text, and replaces it atomically.
-import { randomBytes } from "../crypto.ts";
-import { closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { readFileSync, statSync, type Stats } from "node:fs";
+import { join, resolve } from "node:path";
 import { ConfigError } from "../config/file.ts";
 import { locateBackendsFile } from "../config/hub.ts";
+import { rewriteFile } from "../config/rewrite.ts";
 import { parseTokens, tokenFileTooOpen } from "../config/tokens.ts";
 import { type BackendEntry, backendSchema, parseRegistry, resolveBackend } from "../hub/registry.ts";
 import { lmcpCommandName } from "../version.ts";
@@ -59,46 +59,6 @@ function readRegistry(file: string): { text: string; stat: Stats | undefined } {
     if (code === "ENOENT") return { text: "", stat: undefined };
     if (code === "EACCES") throw new ConfigError(`hub add: cannot read ${file} (permission denied); run as its owner (sudo for /etc/lmcp), or pass --backends FILE`);
     throw new ConfigError(`hub add: cannot read ${file}: ${(err as Error).message}`);
-  }
-}
-
-/** Replaces (or creates) `file` with `text`: temp file beside it, same mode and owner, fsync, rename. */
-function writeAtomically(file: string, text: string, stat: Stats | undefined, before: string): void {
-  const target = stat ? realpathSync(file) : file;
-  const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.lmcp-add-${randomBytes(6).toString("hex")}`);
-  let fd: number | undefined;
-  try {
-    if (!stat) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fd = openSync(tmp, "wx", 0o600);
-    writeSync(fd, text);
-    fchmodSync(fd, stat ? stat.mode & 0o7777 : 0o600);
-    // A root-run add must not hand the service user's registry (root:lmcp 0640, say) to root.
-    if (stat && (stat.uid !== process.getuid?.() || stat.gid !== process.getgid?.())) fchownSync(fd, stat.uid, stat.gid);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    // Another writer in between would lose its edit to our rename: refuse rather than guess.
-    if (readRegistry(file).text !== before) throw new ConfigError(`hub add: ${file} changed while adding; run the command again`);
-    renameSync(tmp, target);
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already renamed
-    }
-    if (err instanceof ConfigError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    const fix = e.code === "EACCES" || e.code === "EPERM" ? "; run as the file's owner (sudo for /etc/lmcp), or pass --backends FILE" : "";
-    throw new ConfigError(`hub add: cannot write ${file}: ${e.message}${fix}`);
-  }
-  try {
-    const dfd = openSync(dir, "r");
-    fsyncSync(dfd);
-    closeSync(dfd);
-  } catch {
-    // the rename is done; a directory fsync is durability, not correctness
   }
 }
 
@@ -181,7 +141,7 @@ export function hubAddCommand(argv: string[]): number {
   // The written file must read back as the old entries plus this one, or nothing is written.
   const reread = parseRegistry(next, file).map((e) => e.entry);
   if (JSON.stringify(reread) !== JSON.stringify([...existing.map((e) => e.entry), entry])) throw new Error(`the new ${file} would not read back as written; nothing was added`);
-  writeAtomically(file, next, stat, text);
+  rewriteFile(file, next, stat, text, "hub add", "run as the file's owner (sudo for /etc/lmcp), or pass --backends FILE");
 
   if (entry.token_file && tokenFileTooOpen(entry.token_file)) {
     process.stderr.write(`lmcp: warning: ${entry.token_file} is readable by group or others; chmod 600 it (the token opens a shell on ${name})\n`);

@@ -12,6 +12,11 @@ Commands:
   serve          run this host's MCP server (HTTP at /mcp, or --stdio)
   hub            run the hub: remote_* tools for every host in backends.toml
   hub add NAME   add a host to the hub's registry (--url, --token-file, --ssh, --tag)
+  hub nats-init  set up the NATS side of a fleet (keys, TLS, nats-server.conf)
+  hub enroll NAME  print the \`lmcp join\` command that admits a new host (NATS fleet)
+  hub revoke NAME  cut a host off the NATS fleet at once
+  hub fleet      list the NATS fleet's enrolled hosts, join tokens and revocations
+  join TOKEN     join this host to a NATS fleet (the token from lmcp hub enroll)
   token          mint a token (--out FILE writes it with mode 0600)
   client-config  print the client set-up (claude mcp add line, mcpServers JSON)
   call TOOL      call one tool on a server, e.g. lmcp call shell '{"command":"uptime"}'
@@ -33,10 +38,17 @@ const commands: Record<string, () => Promise<Command>> = {
   call: async () => ({ run: (await import("./call.ts")).callCommand }),
   hosts: async () => ({ run: (await import("./hosts.ts")).hostsCommand }),
   audit: async () => ({ run: (await import("./audit.ts")).auditCommand }),
+  join: async () => ({ run: (await import("./join.ts")).joinCommand }),
 };
 /** Commands under another's name (`lmcp hub add`), matched before that command parses its own flags. */
 const subcommands: Record<string, Record<string, () => Promise<Command>>> = {
-  hub: { add: async () => ({ run: (await import("./hub_add.ts")).hubAddCommand }) },
+  hub: {
+    add: async () => ({ run: (await import("./hub_add.ts")).hubAddCommand }),
+    "nats-init": async () => ({ run: (await import("./fleet.ts")).natsInitCommand }),
+    enroll: async () => ({ run: (await import("./fleet.ts")).enrollCommand }),
+    revoke: async () => ({ run: (await import("./fleet.ts")).revokeCommand }),
+    fleet: async () => ({ run: (await import("./fleet.ts")).fleetCommand }),
+  },
 };
 
 export async function main(argv: string[]): Promise<number> {

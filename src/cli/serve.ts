@@ -143,7 +143,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     mcp,
     ...headerToolChecks(serveTools, mcpOptions.audit),
     ...(prompts ? { passwordPrompts: prompts } : {}),
-    ...(ui ? { webConsole: ui.handler({ tools: serveTools, context: mcpOptions.context, tags: settings.tags }) } : {}),
+    ...(ui ? { webConsole: ui.handler({ tools: serveTools, context: { ...mcpOptions.context, policy }, tags: settings.tags }) } : {}),
     ...(metrics ? { metrics: { render: () => metrics.render(), tokenFile: settings.metrics.tokenFile } } : {}),
   });
   if (prompts) {
@@ -160,6 +160,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         tags: settings.tags,
         heartbeatMs: settings.natsHeartbeatMs,
         server: createMcpServer(mcpOptions, "legacy"),
+        auth: (await import("../nats/connection.ts")).loadNatsAuth(settings.natsAuth),
       })
     : undefined;
   // With NATS, both finish their calls in flight within the grace period; hubs see the host's goodbye at once.

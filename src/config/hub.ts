@@ -1,7 +1,7 @@
 // Settings of `lmcp hub`: the shared server settings plus the registry path,
 // probe timings, SSH limits and the inventory sources (flag > environment > file > default).
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError, loadConfigFile } from "./file.ts";
 import { defaultBackendsFile } from "./paths.ts";
@@ -27,6 +27,8 @@ export const hubFileSchema = z
     ansible_inventory: z.string().min(1),
     ansible_inventory_command: z.array(z.string().min(1)).min(1),
     inventory_timeout_s: positive,
+    /** A fleet authority directory (`lmcp hub nats-init`): its servers, hub.creds and CA; this hub also answers `lmcp join`. */
+    nats_authority: z.string().min(1),
   })
   .partial()
   .strict();
@@ -70,6 +72,8 @@ export interface HubSettings extends ServerSettings {
   sshMaxConcurrent: number;
   /** ssh processes one host may hold at once, so a slow host leaves slots for the others. */
   sshMaxPerHost: number;
+  /** --nats-authority > LMCP_NATS_AUTHORITY > nats_authority: the fleet authority this hub uses and answers joins for. */
+  natsAuthority: string | undefined;
 }
 
 /** A number of seconds from the environment, or undefined; garbage is a ConfigError naming the variable. */
@@ -79,6 +83,13 @@ function envSeconds(name: string): number | undefined {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name}="${v}" is not a positive number of seconds`);
   return n;
+}
+
+function authorityFrom(flag: string | undefined, key: string | undefined, configFile: string | undefined): string | undefined {
+  const v = flag ?? (process.env.LMCP_NATS_AUTHORITY || undefined);
+  if (v !== undefined) return resolve(expandHome(v));
+  if (key === undefined) return undefined;
+  return configFile ? resolve(dirname(configFile), expandHome(key)) : resolve(expandHome(key));
 }
 
 /** The registry path: --backends > LMCP_HUB_BACKENDS > `backends` in hub.toml > the default (src/config/paths.ts). */
@@ -114,7 +125,7 @@ function inventoryFrom(file: z.output<typeof hubFileSchema>, configFile: string 
   return { sshConfig, ansible, timeoutMs: (file.inventory_timeout_s ?? 30) * 1000 };
 }
 
-export function resolveHubSettings(flags: CommonFlagValues & { backends?: string }): HubSettings {
+export function resolveHubSettings(flags: CommonFlagValues & { backends?: string; "nats-authority"?: string }): HubSettings {
   const configFile = locateConfig("hub", flags.config);
   const file = configFile ? loadConfigFile(configFile, hubFileSchema) : {};
   const s = (env: string, key: number | undefined, def: number) => (envSeconds(env) ?? key ?? def) * 1000;
@@ -130,6 +141,7 @@ export function resolveHubSettings(flags: CommonFlagValues & { backends?: string
   return {
     ...resolveCommon("hub", flags, file, configFile),
     backendsFile: backendsFileFrom(flags.backends, file),
+    natsAuthority: authorityFrom(flags["nats-authority"], file.nats_authority, configFile),
     inventory: inventoryFrom(file, configFile),
     policy,
     probeTimeoutMs: s("LMCP_HUB_PROBE_TIMEOUT", file.probe_timeout_s, 3),

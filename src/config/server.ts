@@ -2,7 +2,7 @@
 // precedence flag > environment > config file > default, each value checked.
 import { hostname as osHostname } from "node:os";
 import { fstatSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import type { ToolLimits } from "../tools/tool.ts";
 import { ConfigError, keyLineInFile, loadConfigFile } from "./file.ts";
@@ -30,6 +30,10 @@ export const commonFileShape = {
   console: z.boolean(),
   /** NATS servers to connect to (src/nats/): one URL, or several of the same cluster. */
   nats: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** This process's NATS credentials (a creds file: `lmcp join` writes a host's; a hub's is the authority's hub.creds). */
+  nats_creds: z.string().min(1),
+  /** The CA certificate NATS servers' TLS must chain to (the fleet's ca.pem). */
+  nats_ca: z.string().min(1),
 };
 
 export const serveFileSchema = z
@@ -57,6 +61,8 @@ export const commonFlags = {
   "allow-host": { type: "string", multiple: true },
   "no-auth": { type: "boolean" },
   nats: { type: "string" },
+  "nats-creds": { type: "string" },
+  "nats-ca": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -71,6 +77,8 @@ export interface CommonFlagValues {
   "allow-host"?: string[];
   "no-auth"?: boolean;
   nats?: string;
+  "nats-creds"?: string;
+  "nats-ca"?: string;
 }
 
 /** How requests are authenticated: a token from LMCP_TOKEN, a token file, or (explicitly) not at all. */
@@ -107,6 +115,8 @@ export interface ServerSettings {
   console: boolean;
   /** NATS servers (nats://HOST:PORT) to connect to: serve answers calls there, the hub routes through them; undefined: direct mode. */
   nats: string[] | undefined;
+  /** Files read at start (absolute paths): --nats-creds > LMCP_NATS_CREDS > nats_creds, and the same for the CA. */
+  natsAuth: { credsFile: string | undefined; caFile: string | undefined };
 }
 
 export interface ServeSettings extends ServerSettings {
@@ -138,7 +148,7 @@ export function parseListen(value: string, where: string): { hostname: string; p
  */
 export function parseNatsUrls(value: string | string[], where: string): string[] {
   const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
-  const hint = "use nats://HOST:PORT, several comma-separated (e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222)";
+  const hint = "use nats://HOST:PORT or tls://HOST:PORT, several comma-separated (e.g. tls://10.0.0.1:4222,tls://10.0.0.2:4222)";
   if (items.length === 0) throw new ConfigError(`${where}: no NATS server given; ${hint}`);
   return items.map((item) => {
     const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(item) ? item : `nats://${item}`;
@@ -148,11 +158,10 @@ export function parseNatsUrls(value: string | string[], where: string): string[]
     } catch {
       throw new ConfigError(`${where}: "${item}" is not a NATS server URL; ${hint}`);
     }
-    if (url.protocol === "tls:") throw new ConfigError(`${where}: tls:// is not supported yet (TLS on NATS links comes with enrollment); ${hint}`);
-    if (url.protocol !== "nats:") throw new ConfigError(`${where}: "${url.protocol}//" is not a NATS URL scheme; ${hint}`);
+    if (url.protocol !== "nats:" && url.protocol !== "tls:") throw new ConfigError(`${where}: "${url.protocol}//" is not a NATS URL scheme; ${hint}`);
     if (url.username || url.password) throw new ConfigError(`${where}: credentials in a NATS URL are not supported (they would end up in logs and process lists); ${hint}`);
     if (!url.hostname || (url.pathname !== "" && url.pathname !== "/") || url.search || url.hash) throw new ConfigError(`${where}: "${item}" is not a NATS server URL; ${hint}`);
-    return `nats://${url.host}${url.port ? "" : ":4222"}`;
+    return `${url.protocol}//${url.host}${url.port ? "" : ":4222"}`;
   });
 }
 
@@ -241,7 +250,19 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
     metrics: { enabled: file.metrics ?? env("LMCP_METRICS") === "1", tokenFile: file.metrics_token_file === undefined ? undefined : resolve(file.metrics_token_file) },
     console: consoleFrom(file.console),
     nats: natsFrom(flags.nats, file.nats),
+    natsAuth: {
+      credsFile: pathFrom(flags["nats-creds"], "LMCP_NATS_CREDS", file.nats_creds, configFile),
+      caFile: pathFrom(flags["nats-ca"], "LMCP_NATS_CA", file.nats_ca, configFile),
+    },
   };
+}
+
+/** flag > environment > config key, as an absolute path (a key's relative path is from its config file's directory). */
+function pathFrom(flag: string | undefined, envName: string, key: string | undefined, configFile: string | undefined): string | undefined {
+  const v = flag ?? env(envName);
+  if (v !== undefined) return resolve(v);
+  if (key === undefined) return undefined;
+  return configFile ? resolve(dirname(configFile), key) : resolve(key);
 }
 
 /** LMCP_CONSOLE > `console` in the config file > on. */

@@ -10,10 +10,10 @@ import { LinkError, type LinkCallOptions } from "../hub/backend_link.ts";
 import { type Fleet, type FleetHost, type Routed, callTimeoutMs, safeToRetry } from "../hub/hub.ts";
 import { logEvent } from "../http/log.ts";
 import type { ToolContext, ToolDef } from "../tools/tool.ts";
-import { openNats } from "./connection.ts";
+import { type NatsAuth, openNats } from "./connection.ts";
 import { PendingCall } from "./pending_call.ts";
 import { PresenceTable, discover, watchPresence } from "./presence.ts";
-import { callSubject, controlSubject, replyPrefix } from "./subjects.ts";
+import { callSubject, controlSubject, replyPrefix, replySubject, revokedSubject } from "./subjects.ts";
 import { type CallRequest, type ControlMessage, type ReplyMessage, WIRE_VERSION, jsonOf } from "./wire.ts";
 
 /** How long a call waits for the hub's first connection to NATS before it fails. */
@@ -23,12 +23,14 @@ export interface NatsFleetOptions {
   servers: string[];
   /** The hub's name: the caller identity hosts audit. */
   name: string;
+  auth?: NatsAuth;
 }
 
 export class NatsFleet implements Fleet {
   readonly presence = new PresenceTable();
   private nc: NatsConnection | undefined;
-  private readonly ready: Promise<NatsConnection>;
+  /** The first connection (a hub holding the fleet authority answers joins on it). */
+  readonly ready: Promise<NatsConnection>;
   private readonly replies = replyPrefix(nuid.next());
   private readonly pending = new Map<string, PendingCall>();
 
@@ -37,7 +39,7 @@ export class NatsFleet implements Fleet {
     this.presence.onLeft = (name) => {
       for (const p of this.pending.values()) if (p.host === name) p.gone(`${name} disconnected from NATS during the call`);
     };
-    this.ready = openNats(opts.servers, `lmcp hub ${opts.name}`, () => this.reconnected()).then((nc) => {
+    this.ready = openNats(opts.servers, `lmcp hub ${opts.name}`, () => this.reconnected(), opts.auth).then((nc) => {
       this.attach(nc);
       return nc;
     });
@@ -46,9 +48,15 @@ export class NatsFleet implements Fleet {
 
   private attach(nc: NatsConnection): void {
     this.nc = nc;
-    nc.subscribe(`${this.replies}.*`, { callback: (_err, msg) => this.onReply(msg) });
+    nc.subscribe(`${this.replies}.*.*`, { callback: (_err, msg) => this.onReply(msg) });
     watchPresence(nc, this.presence);
     void discover(nc);
+    nc.subscribe(revokedSubject, {
+      callback: (_err, msg) => {
+        const name = (jsonOf(msg.data) as { name?: unknown } | undefined)?.name;
+        if (typeof name === "string") this.presence.revoked(name);
+      },
+    });
   }
 
   /** After the hub's own reconnect: replies sent meanwhile are lost, so every call in flight is sent again (hosts dedupe). */
@@ -58,7 +66,7 @@ export class NatsFleet implements Fleet {
   }
 
   private onReply(msg: Msg): void {
-    const p = this.pending.get(msg.subject.slice(this.replies.length + 1));
+    const p = this.pending.get(msg.subject.slice(msg.subject.lastIndexOf(".") + 1));
     if (!p) return;
     if (msg.headers?.code === 503) return p.noResponders();
     const m = jsonOf(msg.data) as ReplyMessage | undefined;
@@ -107,7 +115,7 @@ export class NatsFleet implements Fleet {
   async call(host: string, tool: string, args: Record<string, unknown>, opts: LinkCallOptions): Promise<CallToolResult> {
     const nc = this.nc ?? (await this.connected(opts.signal));
     const id = nuid.next();
-    const reply = `${this.replies}.${id}`;
+    const reply = replySubject(this.replies, host, id);
     const first: CallRequest = {
       v: WIRE_VERSION,
       id,

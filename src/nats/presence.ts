@@ -25,6 +25,8 @@ interface Entry {
   a: Announcement;
   lastSeen: number;
   leftAt?: number;
+  /** When `lmcp hub revoke` cut it off: it stays down whatever it announced before NATS closed its connection. */
+  revokedAt?: number;
 }
 
 /** What one hub has heard; states are computed from ages when asked, so no timer runs per host. */
@@ -37,12 +39,23 @@ export class PresenceTable {
 
   heard(a: Announcement): void {
     const now = this.now();
+    const before = this.entries.get(a.name);
+    // Announcements the host sent before NATS cut it off may still arrive: a revoked name stays down until it rejoins.
+    if (before?.revokedAt !== undefined && a.instance === before.a.instance) return;
     if (a.state === "left") {
       this.entries.set(a.name, { a, lastSeen: now, leftAt: now });
       this.onLeft?.(a.name);
       return;
     }
     this.entries.set(a.name, { a, lastSeen: now });
+  }
+
+  /** A host revoked by the fleet's authority: down at once, and calls in flight to it end. */
+  revoked(name: string): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    e.revokedAt = this.now();
+    this.onLeft?.(name);
   }
 
   get(name: string): FleetHost | undefined {
@@ -68,7 +81,9 @@ export class PresenceTable {
   private view(e: Entry, now: number): FleetHost {
     const age = now - e.lastSeen;
     const error =
-      e.leftAt !== undefined
+      e.revokedAt !== undefined
+        ? `its credentials were revoked at ${new Date(e.revokedAt).toISOString()} (lmcp hub revoke)`
+        : e.leftAt !== undefined
         ? `it disconnected from NATS (said goodbye at ${new Date(e.leftAt).toISOString()})`
         : age > MISSED_BEATS * e.a.every_ms
           ? `no heartbeat for ${(age / 1000).toFixed(1)} s (it announces every ${e.a.every_ms / 1000} s)`

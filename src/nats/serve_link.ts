@@ -12,7 +12,7 @@ import { logEvent } from "../http/log.ts";
 import { MAX_REPLY_BYTES, ReplyBudget } from "../http/reply_cap.ts";
 import { CallTransport } from "../mcp/call_transport.ts";
 import { version } from "../version.ts";
-import { openNats } from "./connection.ts";
+import { type NatsAuth, openNats } from "./connection.ts";
 import { Announcer } from "./presence.ts";
 import { callQueue, callSubject, controlSubject } from "./subjects.ts";
 import { type CallRequest, type ReplyMessage, callRequest, controlMessage, jsonOf, workingMessage } from "./wire.ts";
@@ -36,6 +36,7 @@ export interface ServeLinkOptions {
   heartbeatMs: number;
   /** An SDK Server (2025 era: plain tools/call, no envelope) built from the same tool handlers as HTTP's. */
   server: Server;
+  auth?: NatsAuth;
 }
 
 interface Running {
@@ -67,7 +68,7 @@ export class ServeLink {
     const link = new ServeLink(opts);
     await opts.server.connect(link.transport);
     opts.server.onerror = (err) => link.transport.dropped(err);
-    openNats(opts.servers, `lmcp serve ${opts.name}`, () => link.reconnected()).then(
+    openNats(opts.servers, `lmcp serve ${opts.name}`, () => link.reconnected(), opts.auth).then(
       (nc) => link.attach(nc),
       (err: Error) => logEvent(`error: NATS: cannot connect: ${err.message}`),
     );
@@ -86,8 +87,10 @@ export class ServeLink {
     this.announcer = new Announcer(nc, { name, tags: this.opts.tags, version, instance: this.instance, every_ms: this.opts.heartbeatMs });
     this.announcer.start();
     logEvent(`NATS: answering calls for "${name}" on ${callSubject(name)}`);
-    // Until enrollment brings per-host credentials, NATS itself is the only gate: say so on every start, like --no-auth.
-    logEvent("WARNING: calls over NATS are not authenticated yet: anyone who can publish to these NATS servers can run tools on this host; keep them on a private network");
+    // Without per-host credentials NATS itself is the only gate: say so on every start, like --no-auth.
+    if (!this.opts.auth?.creds) {
+      logEvent("WARNING: no NATS credentials (nats_creds): anyone who can publish to these NATS servers can run tools on this host; join the fleet with `lmcp join` (docs/hub.md#enrollment)");
+    }
   }
 
   /** After a reconnect: announce at once, and tell hubs waiting on running calls that they still run. */

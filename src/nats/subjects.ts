@@ -24,8 +24,26 @@ export const discoverSubject = "lmcp.discover";
  */
 export const callQueue = "lmcp-serve";
 
-/** Where one hub's replies arrive: `_INBOX.<hub id>.<call id>` (the `_INBOX.>` space NATS permissions grant for replies). */
+/** Where one hub's replies arrive: `_INBOX.<hub id>.<host>.<call id>`. */
 export const replyPrefix = (hubId: string) => `_INBOX.${hubId}`;
+
+/**
+ * A call's reply subject names the host it was sent to, so a host's credentials may publish only on reply subjects
+ * of calls addressed to it (`_INBOX.*.<host>.*`): it cannot answer, or send progress for, another host's calls.
+ */
+export const replySubject = (prefix: string, host: string, callId: string) => `${prefix}.${hostToken(host)}.${callId}`;
+
+/** Hosts joining the fleet ask here (`lmcp join`), with the single-use enrollment credentials `lmcp hub enroll` made. */
+export const enrollSubject = (host: string) => `lmcp.enroll.${hostToken(host)}`;
+
+/** Every enrollment, for the hubs that hold the fleet authority. */
+export const enrollAll = "lmcp.enroll.*";
+
+/** A joining host's inbox prefix: its enrollment credentials may subscribe here and nowhere else. */
+export const enrollInbox = (host: string) => `_ENROLL.${hostToken(host)}`;
+
+/** `lmcp hub revoke` tells every hub here that a host is out (`{name}`), so none lists it up until its beats stop. */
+export const revokedSubject = "lmcp.fleet.revoked";
 
 export function hostToken(host: string): string {
   return host.replaceAll(".", "~");

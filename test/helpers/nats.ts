@@ -2,7 +2,7 @@
 // -1, read back from each node's ports file), every node routed to the first
 // (gossip completes the mesh), configs and logs in a temp dir. stop() kills
 // every node still running and removes the dir. Every wait polls with a deadline.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "./server.ts";
@@ -34,7 +34,13 @@ interface Ports {
   cluster: string[];
 }
 
-async function startNode(dir: string, name: string, seedRoute: string | undefined): Promise<NatsNode & { clusterUrl: string }> {
+/** A node of a fleet made by `lmcp hub nats-init`: its auth.conf (copied, as an operator would), TLS everywhere, its own resolver dir. */
+interface Secure {
+  authority: string;
+  port: number;
+}
+
+async function startNode(dir: string, name: string, seedRoute: string | undefined, secure?: Secure): Promise<NatsNode & { clusterUrl: string }> {
   const nodeDir = join(dir, name);
   mkdirSync(nodeDir);
   const conf = join(nodeDir, "nats.conf");
@@ -42,13 +48,15 @@ async function startNode(dir: string, name: string, seedRoute: string | undefine
     conf,
     [
       `server_name: ${name}`,
-      "listen: 127.0.0.1:-1",
+      `listen: 127.0.0.1:${secure ? secure.port : -1}`,
       "http: 127.0.0.1:-1",
       `log_file: "${join(nodeDir, "nats.log")}"`,
+      ...(secure ? secureLines(secure, nodeDir) : []),
       "cluster {",
       "  name: lmcp-test",
       "  listen: 127.0.0.1:-1",
       ...(seedRoute ? [`  routes: [${seedRoute}]`] : []),
+      ...(secure ? [`  tls { cert_file: "${join(secure.authority, "server.pem")}", key_file: "${join(secure.authority, "server-key.pem")}", ca_file: "${join(secure.authority, "ca.pem")}", verify: true }`] : []),
       "}",
       "",
     ].join("\n"),
@@ -71,6 +79,16 @@ async function startNode(dir: string, name: string, seedRoute: string | undefine
   return { name, url: ports.nats[0]!, monitor: ports.monitoring[0]!, clusterUrl: ports.cluster[0]!.replace(/^nats:/, "nats-route:"), proc, kill };
 }
 
+function secureLines(secure: Secure, nodeDir: string): string[] {
+  copyFileSync(join(secure.authority, "auth.conf"), join(nodeDir, "auth.conf"));
+  return [
+    "max_payload: 8MB",
+    `tls { cert_file: "${join(secure.authority, "server.pem")}", key_file: "${join(secure.authority, "server-key.pem")}" }`,
+    'include "auth.conf"',
+    `resolver { type: full, dir: "${join(nodeDir, "jwt")}", allow_delete: false }`,
+  ];
+}
+
 /** Not exited and not killed by a signal (Bun leaves exitCode null for the latter). */
 const running = (proc: Bun.Subprocess) => proc.exitCode === null && proc.signalCode === null;
 
@@ -80,7 +98,15 @@ export async function monitor<T>(node: NatsNode, path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+/**
+ * Starts a cluster (one node per port) secured by the fleet authority in `authority` (`lmcp hub nats-init`):
+ * TLS for clients and routes, every user signed by its operator. The ports must be those nats-init's --url named.
+ */
+export function startSecureNatsCluster(authority: string, ports: number[]): Promise<NatsCluster> {
+  return startNatsCluster(ports.length, (i) => ({ authority, port: ports[i]! }));
+}
+
+export async function startNatsCluster(size = 3, secure?: (i: number) => Secure): Promise<NatsCluster> {
   const dir = mkdtempSync(join(tmpdir(), "lmcp-nats-"));
   const nodes: NatsNode[] = [];
   const stop = async () => {
@@ -88,9 +114,9 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const seed = await startNode(dir, "n1", undefined);
+    const seed = await startNode(dir, "n1", undefined, secure?.(0));
     nodes.push(seed);
-    nodes.push(...(await Promise.all(Array.from({ length: size - 1 }, (_, i) => startNode(dir, `n${i + 2}`, seed.clusterUrl)))));
+    nodes.push(...(await Promise.all(Array.from({ length: size - 1 }, (_, i) => startNode(dir, `n${i + 2}`, seed.clusterUrl, secure?.(i + 1))))));
     // A full mesh: every node routed to every other, so killing any one leaves the rest connected.
     await waitFor("every nats-server routed to every other", async () => {
       const counts = await Promise.all(nodes.map((n) => monitor<{ num_routes: number }>(n, "/routez").then((r) => r.num_routes)));

@@ -67,12 +67,12 @@ describe("parseNatsUrls", () => {
   test("takes a comma-separated list, with or without nats://, and adds the default port", () => {
     expect(parseNatsUrls("nats://10.0.0.1:4222, 10.0.0.2:5222,host", "--nats")).toEqual(["nats://10.0.0.1:4222", "nats://10.0.0.2:5222", "nats://host:4222"]);
     expect(parseNatsUrls(["a:1", "b:2"], "nats")).toEqual(["nats://a:1", "nats://b:2"]);
+    expect(parseNatsUrls("tls://x", "--nats")).toEqual(["tls://x:4222"]);
   });
   test("refuses what it cannot use, naming where it came from and what to write", () => {
     expect(() => parseNatsUrls("", "--nats")).toThrow(ConfigError);
     expect(() => parseNatsUrls("http://x:1", "LMCP_NATS")).toThrow(/LMCP_NATS: "http:\/\/" is not a NATS URL scheme/);
-    expect(() => parseNatsUrls("tls://x:1", "--nats")).toThrow(/TLS/);
     expect(() => parseNatsUrls("nats://u:p@x:1", "--nats")).toThrow(/credentials/);
-    expect(() => parseNatsUrls("nats://x:1/path", "--nats")).toThrow(/use nats:\/\/HOST:PORT/);
+    expect(() => parseNatsUrls("nats://x:1/path", "--nats")).toThrow(/use nats:\/\/HOST:PORT or tls:\/\/HOST:PORT/);
   });
 });
