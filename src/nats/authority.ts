@@ -192,7 +192,8 @@ export class Authority {
       const old = s.hosts[req.name];
       const replaced = old !== undefined && old.pub !== req.host_pub;
       if (replaced) s.revoked[old.pub] = { name: req.name, at: nowS() };
-      const jwt = await encodeUser(req.name, req.host_pub, account, { ...hostPermissions(req.name), subs: HOST_MAX_SUBS });
+      // The tags go in the JWT too: hubs believe a host's tags only from there (src/nats/host_claims.ts).
+      const jwt = await encodeUser(req.name, req.host_pub, account, { ...hostPermissions(req.name), subs: HOST_MAX_SUBS, tags: p.tags });
       s.hosts[req.name] = { pub: req.host_pub, tags: p.tags, enrolled_at: new Date().toISOString() };
       return { jwt, tags: p.tags, replaced };
     });

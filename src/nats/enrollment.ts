@@ -131,11 +131,13 @@ export function answerEnrollments(nc: NatsConnection, authority: Authority, push
     queue: "lmcp-enroll",
     callback: (_err, msg) => {
       chain = chain.then(async () => {
-        const reply = (r: EnrollReply) => {
-          if (msg.reply) msg.respond(JSON.stringify(r));
-        };
         const parsed = enrollRequest.safeParse(jsonOf(msg.data));
-        if (!parsed.success || enrollSubject(parsed.data.name) !== msg.subject) return reply({ ok: false, error: "the join request is malformed" });
+        // Answers go only to the joining host's own inbox: a reply subject of the asker's choosing could be a host's call subject.
+        const inbox = parsed.success ? `${enrollInbox(parsed.data.name)}.` : undefined;
+        if (!parsed.success || enrollSubject(parsed.data.name) !== msg.subject || !inbox || !msg.reply?.startsWith(inbox)) return;
+        const reply = (r: EnrollReply) => {
+          msg.respond(JSON.stringify(r));
+        };
         const req = parsed.data;
         try {
           const admitted = await authority.admit(req);

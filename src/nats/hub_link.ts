@@ -11,6 +11,7 @@ import { type Fleet, type FleetHost, type Routed, callTimeoutMs, safeToRetry } f
 import { logEvent } from "../http/log.ts";
 import type { ToolContext, ToolDef } from "../tools/tool.ts";
 import { type NatsAuth, openNats } from "./connection.ts";
+import { HostClaims } from "./host_claims.ts";
 import { PendingCall } from "./pending_call.ts";
 import { PresenceTable, discover, watchPresence } from "./presence.ts";
 import { callSubject, controlSubject, replyPrefix, replySubject, revokedSubject } from "./subjects.ts";
@@ -49,7 +50,7 @@ export class NatsFleet implements Fleet {
   private attach(nc: NatsConnection): void {
     this.nc = nc;
     nc.subscribe(`${this.replies}.*.*`, { callback: (_err, msg) => this.onReply(msg) });
-    watchPresence(nc, this.presence);
+    watchPresence(nc, this.presence, HostClaims.fromHubCreds(this.opts.auth?.creds));
     void discover(nc);
     nc.subscribe(revokedSubject, {
       callback: (_err, msg) => {

@@ -13,6 +13,7 @@
 // lmcp.discover round trip instead of reading a bucket.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { FleetHost } from "../hub/hub.ts";
+import type { HostClaims } from "./host_claims.ts";
 import { discoverSubject, presenceAll, presenceSubject } from "./subjects.ts";
 import { type Announcement, WIRE_VERSION, announcement, jsonOf } from "./wire.ts";
 
@@ -97,11 +98,11 @@ export class PresenceTable {
  * An announcement counts only on its own host's subject, so (once per-host credentials limit what a host may
  * publish) no host can speak for another.
  */
-export function watchPresence(nc: NatsConnection, table: PresenceTable): Subscription {
+export function watchPresence(nc: NatsConnection, table: PresenceTable, claims?: HostClaims): Subscription {
   const sub = nc.subscribe(presenceAll, {
     callback: (_err, msg) => {
       const parsed = announcement.safeParse(jsonOf(msg.data));
-      if (parsed.success && msg.subject === presenceSubject(parsed.data.name)) table.heard(parsed.data);
+      if (parsed.success && msg.subject === presenceSubject(parsed.data.name)) table.heard(claims ? claims.vouch(parsed.data) : parsed.data);
     },
   });
   return sub;

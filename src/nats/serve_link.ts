@@ -13,6 +13,7 @@ import { MAX_REPLY_BYTES, ReplyBudget } from "../http/reply_cap.ts";
 import { CallTransport } from "../mcp/call_transport.ts";
 import { version } from "../version.ts";
 import { type NatsAuth, openNats } from "./connection.ts";
+import { jwtOfCreds } from "./host_claims.ts";
 import { Announcer } from "./presence.ts";
 import { callQueue, callSubject, controlSubject } from "./subjects.ts";
 import { type CallRequest, type ReplyMessage, callRequest, controlMessage, jsonOf, workingMessage } from "./wire.ts";
@@ -84,7 +85,8 @@ export class ServeLink {
     const { name } = this.opts;
     this.callSub = nc.subscribe(callSubject(name), { queue: callQueue, callback: (_err, msg) => this.onCall(msg) });
     nc.subscribe(controlSubject(name), { callback: (_err, msg) => this.onControl(msg) });
-    this.announcer = new Announcer(nc, { name, tags: this.opts.tags, version, instance: this.instance, every_ms: this.opts.heartbeatMs });
+    const jwt = jwtOfCreds(this.opts.auth?.creds);
+    this.announcer = new Announcer(nc, { name, tags: this.opts.tags, version, instance: this.instance, every_ms: this.opts.heartbeatMs, ...(jwt ? { jwt } : {}) });
     this.announcer.start();
     logEvent(`NATS: answering calls for "${name}" on ${callSubject(name)}`);
     // Without per-host credentials NATS itself is the only gate: say so on every start, like --no-auth.

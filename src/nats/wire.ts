@@ -51,6 +51,8 @@ export const announcement = z.object({
   /** The heartbeat period: hubs count the host down after three missed beats. */
   every_ms: z.number().positive(),
   state: z.enum(["up", "left"]),
+  /** An enrolled host's user JWT: its name and tags as the fleet's authority signed them (src/nats/host_claims.ts). */
+  jwt: z.string().max(8192).optional(),
 });
 export type Announcement = z.output<typeof announcement>;
 

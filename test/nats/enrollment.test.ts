@@ -152,6 +152,25 @@ describe.skipIf(!natsServerBin || !Bun.which("openssl"))("a NATS fleet with enro
     expect(resultText(r)).toContain("still-beta");
   });
 
+  test("a host cannot claim tags it was not enrolled with: the hub takes them from its signed JWT", async () => {
+    const { nc } = await asHost("alpha");
+    try {
+      const creds = readFileSync(join(dir, "alpha", "nats.creds"), "utf8");
+      const jwt = /-----BEGIN NATS USER JWT-----\s*(\S+)/.exec(creds)![1]!;
+      const fake = { v: 1, name: "alpha", tags: ["web", "prod", "db"], version: "forged-9", instance: "forged", every_ms: 60_000, state: "up", jwt };
+      // The forged announcement is taken (its version shows) but its tags are not; real beats may come between.
+      const seen = await waitFor("the forged announcement on the hub", async () => {
+        nc.publish("lmcp.presence.alpha", JSON.stringify(fake));
+        await nc.flush();
+        const h = (await listed()).find((x) => x.name === "alpha") as (Host & { version: string; tags: string[] }) | undefined;
+        return h?.version === "forged-9" ? h : undefined;
+      });
+      expect(seen.tags).toEqual(["web"]);
+    } finally {
+      await nc.close();
+    }
+  });
+
   test("NATS refuses a client without credentials, and one without TLS", async () => {
     const ca = readFileSync(join(authority, "ca.pem"), "utf8");
     await expect(natsConnect({ servers, tls: { ca }, maxReconnectAttempts: 0 })).rejects.toThrow(/Authorization/i);
