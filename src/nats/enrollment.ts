@@ -67,6 +67,9 @@ export interface Joined {
   creds: string;
 }
 
+/** Join requests a hub holds at once; more are dropped (their joiners time out and can try again). */
+const MAX_QUEUED_JOINS = 64;
+
 /** How long `lmcp join` waits for a hub to answer. */
 const JOIN_WAIT_MS = 15_000;
 
@@ -127,9 +130,13 @@ export async function join(token: JoinToken): Promise<Joined> {
  */
 export function answerEnrollments(nc: NatsConnection, authority: Authority, push: (accountJwt: string) => Promise<void>): Subscription {
   let chain = Promise.resolve();
+  let queued = 0;
   return nc.subscribe(enrollAll, {
     queue: "lmcp-enroll",
     callback: (_err, msg) => {
+      // Joins are rare; a flood (from someone holding a join token) is dropped rather than queued without end.
+      if (queued >= MAX_QUEUED_JOINS) return;
+      queued++;
       chain = chain.then(async () => {
         const parsed = enrollRequest.safeParse(jsonOf(msg.data));
         // Answers go only to the joining host's own inbox: a reply subject of the asker's choosing could be a host's call subject.
@@ -152,7 +159,12 @@ export function answerEnrollments(nc: NatsConnection, authority: Authority, push
           logEvent(`error: fleet: a join as ${req.name} failed: ${(err as Error).message}`);
           reply({ ok: false, error: `the hub could not admit the host: ${(err as Error).message}` });
         }
-      });
+      })
+        // A rejected link would stop every later join: log it and go on.
+        .catch((err: Error) => logEvent(`error: fleet: answering a join failed: ${err.message}`))
+        .finally(() => {
+          queued--;
+        });
     },
   });
 }
