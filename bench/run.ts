@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "../build/build.ts";
+import { natsRows } from "./nats.ts";
+import { consoleRows } from "./console.ts";
 import { stuckBackend } from "../test/helpers/fixtures.ts";
 import {
   type EraCall,
@@ -427,6 +429,8 @@ try {
   if (want("search")) await rowSearch(backend);
   if (want("start")) await rowStartAndMemory();
   if (want("shell")) await rowShell(backend);
+  if (want("nats")) await natsRows({ binary, work, runs: RUNS, seconds: SECONDS, row });
+  if (want("console")) await consoleRows({ binary, work, runs: RUNS, seconds: SECONDS, row });
   writeResults();
 } finally {
   await Promise.all(procs.map((p) => p.stop().catch(() => {})));
