@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/client";
 import { type NatsConnection, connect as natsConnect, credsAuthenticator } from "@nats-io/transport-node";
-import { type NatsCluster, natsServerBin, startSecureNatsCluster } from "../helpers/nats.ts";
+import { type NatsCluster, natsServerBin, nodeOf, startSecureNatsCluster } from "../helpers/nats.ts";
 import { type StartedServer, callTool, connect, lmcpCommand, resultText, startServer, waitFor } from "../helpers/server.ts";
 import { freePort } from "../helpers/sshd.ts";
 
@@ -199,5 +199,16 @@ describe.skipIf(!natsServerBin || !Bun.which("openssl"))("a NATS fleet with enro
     const fleet = JSON.parse((await lmcp(["hub", "fleet", "--json", "--dir", authority])).out) as { hosts: { name: string }[]; revoked: { name: string }[] };
     expect(fleet.hosts.map((h) => h.name)).not.toContain("beta");
     expect(fleet.revoked.map((x) => x.name)).toContain("beta");
+  });
+
+  test("with TLS and credentials, killing the node a host is on does not stop its calls: it reconnects to the other", async () => {
+    const node = await waitFor("the node alpha is connected to", () => nodeOf(cluster, "lmcp serve alpha"));
+    await node.kill();
+    await waitFor("alpha reconnected", () => (hosts.get("alpha")!.logs().includes("NATS: reconnected") ? true : undefined), 15_000);
+    const r = await waitFor("a call to alpha after the kill", async () => {
+      const out = await callTool(client, "remote_shell", { host: "alpha", command: "echo after-kill" });
+      return out.isError ? undefined : out;
+    }, 15_000);
+    expect(resultText(r)).toContain("after-kill");
   });
 });
