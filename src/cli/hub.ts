@@ -14,6 +14,7 @@ import { createMetrics } from "../metrics/metrics.ts";
 import { createMcpServers, headerToolChecks } from "../mcp/server.ts";
 import { serveTools } from "../tools/registry.ts";
 import { version } from "../version.ts";
+import { flushingOnShutdown, resolveTracing, startTracing } from "../telemetry/otel.ts";
 import { parseFlags } from "./args.ts";
 
 export const hubHelp = `Usage: lmcp hub [flags]
@@ -106,6 +107,9 @@ export async function hubCommand(argv: string[]): Promise<number> {
       })
     : undefined;
   if (metrics) hub.health.onProbe = (host, result, seconds) => metrics.probe(host, result, seconds);
+  // Traces only with an OTLP endpoint configured (src/telemetry/otel.ts); a backend's span is a child of the hub's.
+  const tracing = resolveTracing("hub", settings.name, settings.otlpEndpoint);
+  const tracer = tracing ? await startTracing(tracing, version) : undefined;
   const mcp = await createMcpHttpHandler(createMcpServers({
     name: settings.name,
     title: `lmcp hub ${settings.name}`,
@@ -118,6 +122,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
     context: hubContext,
     ...(ui ? ui.mcpHooks : { audit }),
     ...(metrics ? { metrics } : {}),
+    ...(tracer ? { tracer } : {}),
   }));
   const running = await startHttp({
     settings,
@@ -129,7 +134,7 @@ export async function hubCommand(argv: string[]): Promise<number> {
   });
   if (ui) ui.stop.consoleUrl = `${running.pageBase}/ui`;
   // NATS mode: calls in flight over HTTP finish first, then the NATS connection is drained.
-  exitOnSignals(fleet ? { ...running, shutdown: (reason) => running.shutdown(reason).then(() => fleet.close()) } : running);
+  exitOnSignals(flushingOnShutdown(fleet ? { ...running, shutdown: (reason) => running.shutdown(reason).then(() => fleet.close()) } : running, tracer));
   await new Promise(() => {});
   return 0;
 }

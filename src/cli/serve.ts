@@ -20,6 +20,7 @@ import { createMetrics } from "../metrics/metrics.ts";
 import { serveTools } from "../tools/registry.ts";
 import { cleanExpiredSpool } from "../tools/spool.ts";
 import { SudoPrompts } from "../tools/sudo_prompts.ts";
+import { flushingOnShutdown, resolveTracing, startTracing } from "../telemetry/otel.ts";
 import { platform, version } from "../version.ts";
 import { parseFlags } from "./args.ts";
 
@@ -109,6 +110,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     fileResources: true,
   };
 
+  // Traces only with an OTLP endpoint configured: the OTel SDK is loaded then, and only then (src/telemetry/otel.ts).
+  const tracing = resolveTracing("serve", settings.name, settings.otlpEndpoint);
+  if (tracing) mcpOptions.tracer = await startTracing(tracing, version);
+
   if (values.stdio) {
     // The SDK picks the era from the connection's first message (server/discover or initialize) and asks for a Server of that era.
     const handlers = toolHandlers(mcpOptions);
@@ -119,6 +124,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     logEvent(`lmcp serve "${settings.name}" speaking MCP on stdio (${MODERN_REVISION}, and 2025 revisions through initialize)`);
     await ended;
     await stdio.close();
+    await mcpOptions.tracer?.shutdown();
     return 0;
   }
 
@@ -164,7 +170,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       })
     : undefined;
   // With NATS, both finish their calls in flight within the grace period; hubs see the host's goodbye at once.
-  exitOnSignals(nats ? { ...running, shutdown: (reason) => Promise.all([running.shutdown(reason), nats.close(settings.shutdownGraceS * 1000)]).then(() => {}) } : running);
+  exitOnSignals(flushingOnShutdown(nats ? { ...running, shutdown: (reason) => Promise.all([running.shutdown(reason), nats.close(settings.shutdownGraceS * 1000)]).then(() => {}) } : running, mcpOptions.tracer));
   await new Promise(() => {}); // serve until a signal ends the process
   return 0;
 }

@@ -28,6 +28,8 @@ export const commonFileShape = {
   metrics_token_file: z.string().min(1),
   /** The web console at /ui (src/console/): on by default; served only on loopback or with TLS whatever this says. */
   console: z.boolean(),
+  /** OTLP/HTTP collector for traces (src/telemetry/otel.ts); OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT beat it. Off when none is set. */
+  otlp_endpoint: z.string().min(1),
   /** NATS servers to connect to (src/nats/): one URL, or several of the same cluster. */
   nats: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   /** This process's NATS credentials (a creds file: `lmcp join` writes a host's; a hub's is the authority's hub.creds). */
@@ -113,6 +115,8 @@ export interface ServerSettings {
    * on a listener that is neither loopback nor HTTPS: a token typed there would cross the network in clear.
    */
   console: boolean;
+  /** `otlp_endpoint` as written in the config file (src/telemetry/otel.ts resolves it with the OTEL_* environment). */
+  otlpEndpoint: string | undefined;
   /** NATS servers (nats://HOST:PORT) to connect to: serve answers calls there, the hub routes through them; undefined: direct mode. */
   nats: string[] | undefined;
   /** Files read at start (absolute paths): --nats-creds > LMCP_NATS_CREDS > nats_creds, and the same for the CA. */
@@ -249,6 +253,7 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
     auditMaxBytes: file.audit_max_bytes ?? 10 * 1024 * 1024,
     metrics: { enabled: file.metrics ?? env("LMCP_METRICS") === "1", tokenFile: file.metrics_token_file === undefined ? undefined : resolve(file.metrics_token_file) },
     console: consoleFrom(file.console),
+    otlpEndpoint: file.otlp_endpoint,
     nats: natsFrom(flags.nats, file.nats),
     natsAuth: {
       credsFile: pathFrom(flags["nats-creds"], "LMCP_NATS_CREDS", file.nats_creds, configFile),

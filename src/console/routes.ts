@@ -1,8 +1,9 @@
 // The web console at /ui: login with a token (the same as /mcp) into a cookie
-// session, the dashboard and its fragments, the SSE feed, and the actions (kill
-// a job, emergency stop, resume), each a POST that needs the session's CSRF
-// token and a full token, and each audited. Refused on a listener that is
-// neither loopback nor HTTPS, and to a foreign Host or Origin.
+// session, the dashboard and its fragments, the SSE feed, the per-call view (and
+// the files a call named), and the actions (kill a job, emergency stop, resume),
+// each a POST that needs the session's CSRF token and a full token, and each
+// audited. Refused on a listener that is neither loopback nor HTTPS, and to a
+// foreign Host or Origin.
 import type { AuditEntry, AuditSink } from "../audit/audit_log.ts";
 import { type Caller, anonymous } from "../http/auth.ts";
 import type { ConsoleContext, ConsoleHandler } from "../http/listen.ts";
@@ -12,8 +13,8 @@ import { serveAsset } from "./assets.ts";
 import { eventStream } from "./events.ts";
 import type { EmergencyStop } from "./pause.ts";
 import { LOGIN_COOKIE, SESSION_COOKIE, type Session, Sessions, cookieValue, csrfMatches, randomId, setCookie } from "./sessions.ts";
-import type { FleetSource, JobControl, JobsView } from "./sources.ts";
-import { type Identity, type Viewer, dashboard, esc, feedRows, fleetPanel, html, jobsPanel, loginPage, messagePage, statusBar } from "./views.ts";
+import { type FleetSource, type JobControl, type JobsView, type OutputFiles, RUN_KINDS } from "./sources.ts";
+import { FILE_ROUTES, type Identity, type Viewer, callPage, dashboard, esc, feedRows, fleetPanel, html, jobsPanel, loginPage, messagePage, securityHeaders, statusBar } from "./views.ts";
 import { readSmallBody } from "../http/small_body.ts";
 
 export interface ConsoleOptions {
@@ -22,6 +23,8 @@ export interface ConsoleOptions {
   stop: EmergencyStop;
   fleet: FleetSource;
   jobs: JobControl;
+  /** The files calls' results named (spooled output, job logs), read with the file policy of read_file. */
+  files: OutputFiles;
   /** Where console actions and refusals are audited (the tee, so they show in the feed too). */
   audit: AuditSink;
 }
@@ -33,6 +36,11 @@ const FEED_ROWS = 200;
 const JOBS_CACHE_MS = 2000;
 
 type Authed = { session: Session; caller: Caller };
+
+/** /ui/call/SEQ, and /ui/call/SEQ/stdout (stderr, log): the file that field of the call's result named. */
+const CALL_PATH = /^\/ui\/call\/(\d{1,15})(?:\/([a-z]{1,10}))?$/;
+/** What one file download may send: the spool's own cap (a job's log may grow without one). */
+export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 
 /** Reads a small form body, refusing one over the cap before and while reading. */
 async function readForm(req: Request): Promise<URLSearchParams | Response> {
@@ -148,6 +156,63 @@ export function createConsole(opts: ConsoleOptions): ConsoleHandler {
 
   const answerFragment = (req: Request, fragment: string) => (isHtmx(req) ? html(200, fragment) : redirect("/ui"));
 
+  const gone = (log: RequestLog, seq: number) => {
+    log.outcome = "not_found";
+    return messagePage(404, "Call not kept", `<p>Call ${seq} is not in the console's memory: it keeps the last ${opts.activity.capacity.toLocaleString("en")} calls (their output for the last ${opts.activity.detailCapacity}). The audit log is the record: <code>lmcp audit</code>.</p><p><a href="/ui">Back to the console</a></p>`);
+  };
+
+  /** GET /ui/call/SEQ[/FILE]: the call's view, or the whole file its result named, streamed a read_file page at a time. */
+  async function callView(a: Authed, seq: number, segment: string | undefined, log: RequestLog): Promise<Response> {
+    const detail = opts.activity.detail(seq);
+    if (!detail) return gone(log, seq);
+    log.outcome = "ok";
+    if (segment === undefined) return html(200, callPage({ id: opts.id, viewer: viewerOf(a), paused: opts.stop.current, detail }));
+    const route = Object.hasOwn(FILE_ROUTES, segment) ? FILE_ROUTES[segment] : undefined;
+    // Only a file this call's own result named: the console is not a file reader for any path a URL asks for.
+    const file = route ? detail.output?.files.find((f) => f.field === route.field) : undefined;
+    if (!file) {
+      log.outcome = "not_found";
+      return messagePage(404, "No such file", `<p>Call ${seq}'s result named no such file (or its output is no longer kept). <a href="/ui/call/${seq}">Back to the call</a></p>`);
+    }
+    const host = opts.id.role === "hub" ? detail.event.host : undefined;
+    const first = await opts.files.page(host, file.path, 0);
+    if ("error" in first) {
+      log.outcome = first.denied ? "forbidden_policy" : "file_error";
+      return messagePage(first.denied ? 403 : 404, "Cannot read the file", `<p>${esc(file.path)}: ${esc(first.error)}</p><p>Spool files are kept 24 h. <a href="/ui/call/${seq}">Back to the call</a></p>`);
+    }
+    const encoder = new TextEncoder();
+    let page: typeof first | undefined = first;
+    let offset = 0;
+    let sent = 0;
+    // Pulled as the browser reads: one page in memory at a time, however large the file.
+    const body = new ReadableStream<Uint8Array>(
+      {
+        async pull(c) {
+          const p = page ?? (await opts.files.page(host, file.path, offset));
+          page = undefined;
+          if ("error" in p) {
+            c.enqueue(encoder.encode(`\n[lmcp console: the rest could not be read: ${p.error}]\n`));
+            c.close();
+            return;
+          }
+          const bytes = p.bytes.subarray(0, Math.max(0, MAX_FILE_BYTES - sent));
+          if (bytes.length) c.enqueue(bytes);
+          sent += bytes.length;
+          if (sent >= MAX_FILE_BYTES && p.next !== undefined) {
+            c.enqueue(encoder.encode(`\n[lmcp console: stopped after ${MAX_FILE_BYTES} bytes; read the rest with read_file offset=${offset + bytes.length}]\n`));
+            c.close();
+          } else if (p.next === undefined || p.next <= offset || p.bytes.length === 0) c.close();
+          else offset = p.next;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const name = file.path.slice(file.path.lastIndexOf("/") + 1).replace(/[^\w.-]/g, "_") || "output";
+    return new Response(body, {
+      headers: { ...securityHeaders, "content-type": "text/plain; charset=utf-8", "content-disposition": `inline; filename="${name}"` },
+    });
+  }
+
   async function route(req: Request, path: string, params: URLSearchParams, ctx: ConsoleContext, log: RequestLog): Promise<Response> {
     const get = req.method === "GET" || req.method === "HEAD";
     if (path.startsWith("/ui/assets/")) {
@@ -175,6 +240,8 @@ export function createConsole(opts: ConsoleOptions): ConsoleHandler {
     }
     if (!a) return loginFirst(req, log);
     const viewer = viewerOf(a);
+    const callMatch = get ? CALL_PATH.exec(path) : null;
+    if (callMatch) return callView(a, Number(callMatch[1]), callMatch[2], log);
     switch (`${get ? "GET" : req.method} ${path}`) {
       case "POST /ui/logout": {
         const form = await readForm(req);
@@ -225,17 +292,18 @@ export function createConsole(opts: ConsoleOptions): ConsoleHandler {
       case "POST /ui/jobs/kill":
         return action(req, a, "console/kill", log, async (form) => {
           const host = form.get("host") ?? "";
-          const jobId = form.get("job_id") ?? "";
+          const id = form.get("job_id") ?? "";
+          const kind = RUN_KINDS.find((k) => k === form.get("kind")) ?? "job";
           const signal = form.get("signal") === "KILL" ? "KILL" : "TERM";
           const started = performance.now();
-          const r = await opts.jobs.kill(host, jobId, signal);
+          const r = await opts.jobs.kill(kind, host, id, signal);
           audit({
             client: log.client,
             token: viewer.callerId,
             tool: "console/kill",
             host: host.slice(0, 256),
-            job_id: jobId.slice(0, 128),
-            command: `kill -${signal} ${jobId}`.slice(0, 200),
+            ...(kind === "job" ? { job_id: id.slice(0, 128) } : kind === "session" ? { session_id: id.slice(0, 64) } : {}),
+            command: (kind === "session" ? `close session ${id}` : `kill -${signal} ${kind === "shell" ? "shell command " : ""}${id}`).slice(0, 200),
             outcome: r.ok ? "ok" : "error",
             ...(r.ok ? {} : { error: r.text.slice(0, 500) }),
             duration_ms: Math.round(performance.now() - started),

@@ -22,6 +22,7 @@ import { logEvent } from "../http/log.ts";
 import type { FilePolicy } from "../policy/rules.ts";
 import type { ToolContext, ToolDef, ToolOutcome } from "../tools/tool.ts";
 import { type Metrics, noMetrics } from "../metrics/metrics.ts";
+import type { CallTracer } from "../telemetry/otel.ts";
 import { linksFor, readFileResource } from "./file_resources.ts";
 import { unusedJsonSchemaValidator } from "./no_json_schema_validator.ts";
 
@@ -65,6 +66,13 @@ export interface McpServerOptions {
   onCall?: (entry: AuditEntry) => void;
   /** Why every tools/call is refused now (the console's emergency stop), or undefined while agents may call. */
   paused?: () => string | undefined;
+  /**
+   * Told, right after a call's entry went to the audit sink or onCall, that same entry object and the call's outcome:
+   * the console's per-call view keeps the output's head and tail. Not told of calls refused before they ran.
+   */
+  onOutcome?: (entry: AuditEntry, outcome: ToolOutcome<unknown>) => void;
+  /** One span per tools/call, exported over OTLP (src/telemetry/otel.ts); none when tracing is off. */
+  tracer?: CallTracer;
 }
 
 /** A W3C trace context from a request's `_meta` (MCP carries it as `_meta.traceparent`), when well formed. */
@@ -147,6 +155,14 @@ export function toCallToolResult(outcome: ToolOutcome<unknown>, links = false): 
   return { content: [{ type: "text", text: outcome.error }], isError: true };
 }
 
+/** How a call ended, filled in as it runs: for the metrics and the call's span. */
+interface Tally {
+  outcome: string;
+  exitCode?: number | null;
+  /** The `host` argument (the hub's tools), when there was one. */
+  host?: string;
+}
+
 /** The tools/list and tools/call handlers, built once and shared by every Server instance (both eras, stdio). */
 type CallRequest = { params: { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> } };
 
@@ -167,21 +183,29 @@ export function toolHandlers(opts: McpServerOptions) {
   const list = (_request: unknown, ctx: ServerContext) => listFor(readOnlyCaller(ctx));
 
   const metrics = opts.metrics ?? noMetrics;
-  /** Every call counted (by outcome) and timed, whatever its path; the work itself is in `run`. */
+  /** Every call counted (by outcome), timed and traced, whatever its path; the work itself is in `run`. */
   const call = async (request: CallRequest, extra: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
     const started = performance.now();
     metrics.inFlight(1);
-    const tally = { outcome: "invalid" };
+    const tally: Tally = { outcome: "invalid" };
+    const known = byName.has(request.params.name);
+    // A made-up name gets no span either: it is not a call, and must not name one.
+    const span = known ? opts.tracer?.start(request.params.name, traceparentOf(request.params._meta ?? extra.mcpReq._meta)) : undefined;
     try {
-      return await run(request, extra, tally);
+      return await run(request, extra, tally, span?.traceparent);
     } finally {
       metrics.inFlight(-1);
+      const seconds = (performance.now() - started) / 1000;
       // A name the client made up is not a label: a hostile client must not grow the series without bound.
-      metrics.toolCall(byName.has(request.params.name) ? request.params.name : "(unknown)", tally.outcome, (performance.now() - started) / 1000);
+      metrics.toolCall(known ? request.params.name : "(unknown)", tally.outcome, seconds);
+      span?.end({ outcome: tally.outcome, exitCode: tally.exitCode, host: tally.host, token: extra.http?.authInfo?.clientId ?? "stdio", durationMs: seconds * 1000 });
     }
   };
-  /** One call, from scope check to result; `tally.outcome` says how it ended, for the metrics. */
-  const run = async (request: CallRequest, extra: ServerContext, tally: { outcome: string }): Promise<CallToolResult | InputRequiredResult> => {
+  /**
+   * One call, from scope check to result; `tally` says how it ended, for the metrics and the span. `passOn` is the
+   * call's own span (as a traceparent): what the tool passes on (the hub to its backend), in place of the caller's.
+   */
+  const run = async (request: CallRequest, extra: ServerContext, tally: Tally, passOn: string | undefined): Promise<CallToolResult | InputRequiredResult> => {
     const { name, arguments: args } = request.params;
     const def = byName.get(name);
     if (!def) {
@@ -191,6 +215,7 @@ export function toolHandlers(opts: McpServerOptions) {
     const meta = request.params._meta ?? extra.mcpReq._meta;
     const traceparent = traceparentOf(meta);
     const signal = extra.mcpReq.signal;
+    if (args && typeof args === "object" && typeof args.host === "string") tally.host = args.host.slice(0, 256);
     const record = (args: Record<string, unknown>, outcome: ToolOutcome<unknown>) => {
       // Calls that change something or run a command, and every refusal (reads included); the other reads go to onCall only.
       const denied = !outcome.ok && outcome.denied === true;
@@ -200,11 +225,13 @@ export function toolHandlers(opts: McpServerOptions) {
       const auth = extra.http?.authInfo;
       const who = { client: String(auth?.extra?.client ?? "stdio"), token: auth?.clientId ?? "stdio" };
       const result = outcome.ok ? { ok: true as const, data: outcome.data as Record<string, unknown> } : { ok: false as const, error: outcome.error, denied };
+      const entry = auditEntry(name, args, result, who, performance.now() - started, { cancelled: signal.aborted, traceparent });
       try {
-        write(auditEntry(name, args, result, who, performance.now() - started, { cancelled: signal.aborted, traceparent }));
+        write(entry);
       } catch (err) {
         logEvent(`error: cannot write the audit log: ${(err as Error).message}`);
       }
+      opts.onOutcome?.(entry, outcome);
     };
     const paused = opts.paused?.();
     if (paused !== undefined) {
@@ -229,7 +256,7 @@ export function toolHandlers(opts: McpServerOptions) {
     const ctx: ToolContext = {
       ...opts.context,
       ...(policy ? { policy } : {}),
-      ...(traceparent ? { traceparent } : {}),
+      ...((passOn ?? traceparent) ? { traceparent: passOn ?? traceparent } : {}),
       ...(elicitation ? { elicitation } : {}),
       ...(extra.mcpReq.inputResponses ? { inputResponses: extra.mcpReq.inputResponses } : {}),
       ...(typeof requestState === "string" ? { requestState } : {}),
@@ -274,6 +301,8 @@ export function toolHandlers(opts: McpServerOptions) {
       }
     }
     record(parsed.data as Record<string, unknown>, outcome);
+    const exitCode = outcome.ok ? (outcome.data as { exit_code?: unknown } | undefined)?.exit_code : undefined;
+    if (typeof exitCode === "number" || exitCode === null) tally.exitCode = exitCode;
     tally.outcome = signal.aborted ? "cancelled" : outcome.ok ? "ok" : outcome.denied ? "denied" : "error";
     return toCallToolResult(outcome, opts.fileResources === true);
   };

@@ -16,6 +16,8 @@ import { shellBgList } from "./shell_bg_list.ts";
 import { shellBgOutput } from "./shell_bg_output.ts";
 import { shellBgStatus } from "./shell_bg_status.ts";
 import { shellBgWait } from "./shell_bg_wait.ts";
+import { shellKill } from "./shell_kill.ts";
+import { shellList } from "./shell_list.ts";
 import type { ToolDef } from "./tool.ts";
 import { transferRead } from "./transfer_read.ts";
 import { transferWrite } from "./transfer_write.ts";
@@ -23,6 +25,8 @@ import { writeFile } from "./write_file.ts";
 
 export const serveTools: ToolDef[] = [
   shell,
+  shellList,
+  shellKill,
   shellBg,
   shellBgStatus,
   shellBgWait,

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { decodeUtf8 } from "./output_cut.ts";
 import { commandShell, readStream, terminateGroup } from "./process_group.ts";
 import { newSpoolId, StreamCapture } from "./spool.ts";
+import { trackShell } from "./shell_calls.ts";
 import { openState, signState } from "../crypto.ts";
 import { nopasswdHint, sudoArgv, sudoRejectedPassword, sudoWantsPassword } from "./sudo.ts";
 import { type ToolOutcome, ask, defineTool, describeError, fail, ok } from "./tool.ts";
@@ -178,6 +179,8 @@ export const shell = defineTool({
         return fail(`could not start ${argv[0]}: ${describeError(err)}`);
       }
       const pgid = proc.pid;
+      // Listed by shell_list until it exits, so shell_kill (or the console) can end it.
+      const tracked = trackShell({ pgid, command: args.command, cwd: (cwd as { path: string }).path, sudo: how !== undefined });
 
       const spoolId = newSpoolId();
       const max = ctx.limits.maxOutputBytes;
@@ -220,6 +223,7 @@ export const shell = defineTool({
       try {
         await proc.exited;
       } finally {
+        tracked.done();
         clearTimeout(timer);
         clearInterval(progress);
         ctx.signal.removeEventListener("abort", onAbort);
@@ -245,18 +249,19 @@ export const shell = defineTool({
       if (stdout.fullPath) data.full_output_path = stdout.fullPath;
       if (stderr.fullPath) data.full_stderr_path = stderr.fullPath;
       if (how) data.sudo = how;
-      return ok(data, renderText(data, timeoutS));
+      const byKill = data.signal !== null && tracked.entry.signalled === data.signal && !timedOut && !cancelled;
+      return ok(data, renderText(data, timeoutS, byKill));
     }
   },
 });
 
-function renderText(d: z.output<typeof output>, timeoutS: number): string {
+function renderText(d: z.output<typeof output>, timeoutS: number, byKill: boolean): string {
   const withNewline = (s: string) => (s === "" || s.endsWith("\n") ? s : `${s}\n`);
   let text = withNewline(d.stdout);
   if (d.stderr) text += `[stderr]\n${withNewline(d.stderr)}`;
   if (d.timed_out) text += `[timed out after ${timeoutS} s; process group killed · ${d.duration_ms} ms]`;
   else if (d.cancelled) text += `[cancelled by the client; process group killed · ${d.duration_ms} ms]`;
-  else if (d.signal) text += `[killed by ${d.signal} · ${d.duration_ms} ms]`;
+  else if (d.signal) text += `[killed by ${d.signal}${byKill ? ", sent with shell_kill (or the console's kill button)" : ""} · ${d.duration_ms} ms]`;
   else text += `[exit ${d.exit_code} · ${d.duration_ms} ms]`;
   return text;
 }

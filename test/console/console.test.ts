@@ -1,9 +1,10 @@
 // The console in a real browser: headless Chromium (Debian's) driven by
 // playwright-core, against a real hub with two real backends. It logs in, sees
-// both hosts, sees an agent's call in the feed within a second, kills a running
-// job, presses the emergency stop (agent calls refused in both protocol eras,
-// then resumed), and is refused with a read-only login. A screenshot of each
-// view goes to docs/screenshots/ when LMCP_SCREENSHOTS=1.
+// both hosts, sees an agent's call in the feed within a second, opens that
+// call's own view, kills a running job, a running foreground command and a PTY
+// session on the hosts, presses the emergency stop (agent calls refused in both
+// protocol eras, then resumed), and is refused with a read-only login. A
+// screenshot of each view goes to docs/screenshots/ when LMCP_SCREENSHOTS=1.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -135,6 +136,67 @@ describe.skipIf(!haveChromium)("the console in Chromium", () => {
     expect(await page.locator("#feed-rows tr", { hasText: "remote_list_dir" }).count()).toBeGreaterThan(0);
     await page.fill('#filters input[name="host"]', "");
     await page.locator("#feed-rows tr", { hasText: "console-feed-probe" }).first().waitFor();
+  });
+
+  test("a feed row opens the call's own view: its fields and output", async () => {
+    await page.locator("#feed-rows tr", { hasText: "console-feed-probe" }).first().locator("a").click();
+    await page.waitForSelector("#output-head");
+    expect(page.url()).toMatch(/\/ui\/call\/\d+$/);
+    const head = await page.locator("#output-head").innerText();
+    expect(head).toContain("[alpha via lmcp]");
+    expect(head).toContain("console-feed-probe");
+    expect(await page.locator("#call-panel").innerText()).toContain("echo console-feed-probe");
+    await shot("call");
+    await page.goto(`${hub.base}/ui`);
+    await page.locator("#live.live").waitFor();
+  });
+
+  test("a spooled call's view links its whole output, read from its host through the hub", async () => {
+    const r = await callTool(agent, "remote_shell", { host: "beta", command: "seq 1 30000" });
+    const spool = (r.structuredContent as { full_output_path?: string }).full_output_path;
+    expect(spool).toBeDefined();
+    const row = page.locator("#feed-rows tr", { hasText: "seq 1 30000" }).first();
+    await row.waitFor({ timeout: 1000 });
+    await row.locator("a").click();
+    await page.locator("#output-tail").waitFor();
+    expect(await page.locator("#output-panel").innerText()).toContain(`${spool} on beta`);
+    const href = await page.locator("#file-stdout").getAttribute("href");
+    const whole = (await page.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.text())`)) as string;
+    expect(whole).toBe(readFileSync(spool!, "utf8"));
+    await page.goto(`${hub.base}/ui`);
+    await page.locator("#live.live").waitFor();
+  });
+
+  test("kills a running foreground shell command on a host: the agent's call returns with the signal", async () => {
+    const pidFile = join(dir, "fg.pid");
+    const running = callTool(agent, "remote_shell", { host: "alpha", command: `echo $$ > ${pidFile}; exec sleep 300` });
+    const pid = await waitForPidFile(pidFile);
+    pids.push(pid);
+    const row = page.locator('#jobs-panel tr[data-kind="shell"]', { hasText: "exec sleep 300" });
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.innerText()).toContain("alpha");
+    page.once("dialog", (d) => void d.accept());
+    await row.locator('button[value="TERM"]').click();
+    await page.locator("#jobs-panel .notice", { hasText: "sent SIGTERM to shell command" }).waitFor();
+    const r = await running;
+    expect(resultText(r)).toContain("killed by SIGTERM");
+    expect(r.structuredContent).toMatchObject({ signal: "SIGTERM", exit_code: null, host: "alpha" });
+    await waitFor(`pid ${pid} to be gone`, () => (processGone(pid) ? true : undefined));
+  });
+
+  test("closes a PTY session on a host", async () => {
+    const started = await callTool(agent, "remote_session_start", { host: "beta", command: "exec sleep 301" });
+    expect(started.isError).toBeFalsy();
+    const { session_id: sessionId, pid } = started.structuredContent as { session_id: string; pid: number };
+    pids.push(pid);
+    const row = page.locator(`#jobs-panel tr[data-kind="session"][data-job="${sessionId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    expect(await row.innerText()).toContain("beta");
+    page.once("dialog", (d) => void d.accept());
+    await row.locator("button", { hasText: "close" }).click();
+    await page.locator("#jobs-panel .notice", { hasText: `closed session ${sessionId}` }).waitFor();
+    await waitFor(`session ${sessionId} (pid ${pid}) to end`, () => (processGone(pid) ? true : undefined));
+    expect(await page.locator(`#jobs-panel tr[data-job="${sessionId}"]`).count()).toBe(0);
   });
 
   test("kills a running shell_bg job on a host, through the hub", async () => {

@@ -1,7 +1,8 @@
 // The console's handler without a browser: refused off loopback without TLS and
 // to a foreign Host or Origin, login and CSRF, a read-only session's actions
 // refused and audited, the feed ring, sessions' idle expiry, the emergency
-// stop's refusal through the MCP handlers, and a slow SSE reader dropped.
+// stop's refusal through the MCP handlers, a slow SSE reader dropped, and the
+// per-call view (head and tail of a real shell call's output, its spool file).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect as netConnect } from "node:net";
 import type { AuditEntry } from "../../src/audit/audit_log.ts";
@@ -29,15 +30,16 @@ const audited: AuditEntry[] = [];
 const kills: string[] = [];
 const jobs: JobControl = {
   async list() {
-    return { rows: [{ host: "h1", job_id: "j-aaaaaaaaaa", pid: 4242, command: "sleep 99", started_at: new Date().toISOString(), log_size: 0 }], problems: [] };
+    return { rows: [{ kind: "job", host: "h1", id: "j-aaaaaaaaaa", pid: 4242, command: "sleep 99", started_at: new Date().toISOString(), size: 0 }], problems: [] };
   },
-  async kill(host, jobId, signal) {
-    kills.push(`${host} ${jobId} ${signal}`);
+  async kill(kind, host, jobId, signal) {
+    kills.push(`${kind} ${host} ${jobId} ${signal}`);
     return { ok: true, text: `sent SIG${signal} to job ${jobId}` };
   },
 };
 const ui = openConsole({ role: "serve", name: "h1", version: "0.0.0" }, { write: (e) => audited.push(e) });
-const handler = createConsole({ id: { role: "serve", name: "h1", version: "0.0.0" }, activity: ui.activity, stop: ui.stop, fleet: { hosts: async () => [] }, jobs, audit: ui.mcpHooks.audit });
+const noFiles = { page: async () => ({ error: "no files in this test", denied: false }) };
+const handler = createConsole({ id: { role: "serve", name: "h1", version: "0.0.0" }, activity: ui.activity, stop: ui.stop, fleet: { hosts: async () => [] }, jobs, files: noFiles, audit: ui.mcpHooks.audit });
 
 let server: Bun.Server<undefined>;
 let base: string;
@@ -65,7 +67,8 @@ afterAll(() => {
 });
 
 /** Logs in with `token` as a browser would (the login form's cookie and field first); returns the cookie and CSRF. */
-async function login(token: string): Promise<{ cookie: string; csrf: string }> {
+async function login(token: string, at = base): Promise<{ cookie: string; csrf: string }> {
+  const base = at;
   const form = await fetch(`${base}/ui`);
   const loginCookie = /lmcp_login=([^;]+)/.exec(form.headers.get("set-cookie") ?? "")![1]!;
   const r = await fetch(`${base}/ui/login`, {
@@ -163,7 +166,7 @@ describe("access", () => {
     const killed = await post("/ui/jobs/kill", s, { csrf: s.csrf, host: "h1", job_id: "j-aaaaaaaaaa", signal: "TERM" }, { "hx-request": "true" });
     expect(killed.status).toBe(200);
     expect(await killed.text()).toContain("sent SIGTERM");
-    expect(kills).toEqual(["h1 j-aaaaaaaaaa TERM"]);
+    expect(kills).toEqual(["job h1 j-aaaaaaaaaa TERM"]);
     const mine = audited.filter((e) => e.token === "operator" && e.outcome === "ok").map((e) => e.tool);
     expect(mine).toEqual(expect.arrayContaining(["console/stop", "console/resume", "console/kill"]));
   });
@@ -270,3 +273,201 @@ describe("settings", () => {
     }
   });
 });
+
+describe("per-call view", () => {
+  const { mkdtempSync, rmSync, readFileSync } = require("node:fs") as typeof import("node:fs");
+  const { tmpdir } = require("node:os") as typeof import("node:os");
+  const { join } = require("node:path") as typeof import("node:path");
+  let dir: string;
+  let pc: ReturnType<typeof openConsole>;
+  let pcHandler: ConsoleHandler;
+  let pcServer: Bun.Server<undefined>;
+  let pcBase: string;
+  let handlers: ReturnType<typeof toolHandlers>;
+  const extra = () => ({ mcpReq: { signal: new AbortController().signal, _meta: undefined, envelope: undefined, requestState: () => undefined }, http: undefined }) as unknown as Parameters<typeof handlers.call>[1];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "lmcp-console-call-"));
+    const { serveTools } = await import("../../src/tools/registry.ts");
+    const context = { limits: { maxOutputBytes: 16 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 600 }, stateDir: join(dir, "state") };
+    pc = openConsole({ role: "serve", name: "h3", version: "0" }, undefined);
+    handlers = toolHandlers({ name: "t", title: "t", version: "0", instructions: "", tools: serveTools, context, ...pc.mcpHooks });
+    // The real composition: sources from the server's own tools (read_file serves the spool).
+    pcHandler = pc.handler({ tools: serveTools, context });
+    pcServer = serveWith(pcHandler, ctx);
+    pcBase = `http://127.0.0.1:${pcServer.port}`;
+  });
+  afterAll(() => {
+    pcHandler?.close();
+    pcServer?.stop(true);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const shellCall = async (command: string) => {
+    const r = (await handlers.call({ params: { name: "shell", arguments: { command } } }, extra())) as { structuredContent: Record<string, unknown>; content: unknown };
+    if (!r.structuredContent) throw new Error(`shell failed: ${JSON.stringify(r.content)}`);
+    const seq = pc.activity.recent({ tool: "shell" }, 1)[0]!.seq;
+    return { seq, data: r.structuredContent };
+  };
+
+  test("a spooled shell call: head and tail of its output (escaped), its fields, and the whole stdout through the console", async () => {
+    const { seq, data } = await shellCall("seq 1 100000; echo '<script>alert(1)</script> & done'");
+    expect(typeof data.full_output_path).toBe("string");
+    const s = await login(RO, pcBase); // a read-only viewer may see calls and their output
+    const feed = await (await fetch(`${pcBase}/ui/feed`, { headers: { cookie: s.cookie } })).text();
+    expect(feed).toContain(`href="/ui/call/${seq}"`);
+    const r = await fetch(`${pcBase}/ui/call/${seq}`, { headers: { cookie: s.cookie } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-security-policy")).toContain("default-src 'none'");
+    const page = await r.text();
+    const head = /<pre class="output" id="output-head">([^<]*)<\/pre>/.exec(page)![1]!;
+    const tail = /<pre class="output" id="output-tail">([^<]*)<\/pre>/.exec(page)![1]!;
+    expect(head.startsWith("1\n2\n3\n")).toBe(true);
+    expect(head.length).toBe(2048);
+    expect(tail).toContain("&#60;script&#62;alert(1)&#60;/script&#62; &#38; done");
+    expect(tail).toContain("[exit 0");
+    expect(page).not.toContain("<script>alert(1)");
+    expect(page).toContain("characters not kept here");
+    expect(page).toContain("seq 1 100000"); // the command, from the audit entry
+    expect(page).toContain(String(data.full_output_path));
+    // The whole stdout, streamed a read_file page at a time: byte for byte the spool file.
+    const file = await fetch(`${pcBase}/ui/call/${seq}/stdout`, { headers: { cookie: s.cookie } });
+    expect(file.status).toBe(200);
+    expect(file.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(file.headers.get("x-content-type-options")).toBe("nosniff");
+    const body = await file.text();
+    expect(body).toBe(readFileSync(String(data.full_output_path), "utf8"));
+    expect(body.length).toBeGreaterThan(500_000);
+    // Only files this call's result named: it spooled no stderr, and no other name is a file.
+    expect((await fetch(`${pcBase}/ui/call/${seq}/stderr`, { headers: { cookie: s.cookie } })).status).toBe(404);
+    expect((await fetch(`${pcBase}/ui/call/${seq}/etc`, { headers: { cookie: s.cookie } })).status).toBe(404);
+  });
+
+  test("a short answer is kept whole; a call the console no longer holds, or never had, is a 404; no session, no view", async () => {
+    const { seq } = await shellCall("echo short-and-sweet");
+    const s = await login(FULL, pcBase);
+    const page = await (await fetch(`${pcBase}/ui/call/${seq}`, { headers: { cookie: s.cookie } })).text();
+    expect(/id="output-head">short-and-sweet\n\[exit 0 /.test(page)).toBe(true);
+    expect(page).not.toContain('id="output-tail"');
+    expect((await fetch(`${pcBase}/ui/call/${seq + 1000}`, { headers: { cookie: s.cookie } })).status).toBe(404);
+    expect((await fetch(`${pcBase}/ui/call/0`, { headers: { cookie: s.cookie } })).status).toBe(404);
+    const anon = await fetch(`${pcBase}/ui/call/${seq}`, { redirect: "manual" });
+    expect(anon.status).toBe(303);
+    expect(anon.headers.get("location")).toBe("/ui");
+  });
+
+  test("the ring keeps entries and outputs for the newest calls only, and an outcome lands only on its own entry", async () => {
+    const { Activity, OUTPUT_HEAD_CHARS, OUTPUT_TAIL_CHARS, captureOutput } = await import("../../src/console/activity.ts");
+    const a = new Activity("here", 4, 2);
+    const entry = (n: number): AuditEntry => ({ time: new Date().toISOString(), client: "c", token: "t", tool: `t${n}`, outcome: "ok", duration_ms: 1 });
+    const entries = [1, 2, 3, 4, 5].map(entry);
+    for (const e of entries) {
+      a.record(e);
+      a.attachOutcome(e, { ok: true, data: {}, text: `out of ${e.tool}` });
+    }
+    a.attachOutcome(entries[3]!, { ok: true, data: {}, text: "late, for an older call" });
+    expect(a.detail(1)).toBeUndefined(); // left the ring of 4
+    expect(a.detail(2)).toMatchObject({ entry: undefined, output: undefined }); // in the ring, but past the 2 kept in full
+    expect(a.detail(4)?.output?.head).toBe("out of t4");
+    expect(a.detail(5)?.entry?.tool).toBe("t5");
+    expect(a.detail(6)).toBeUndefined();
+    const big = captureOutput({ ok: true, data: { full_output_path: "/x/spool/a.stdout", log_path: "relative/ignored" }, text: "h".repeat(3000) + "t".repeat(3000) });
+    expect(big.head).toBe("h".repeat(OUTPUT_HEAD_CHARS));
+    expect(big.tail).toBe("t".repeat(OUTPUT_TAIL_CHARS));
+    expect(big.omitted).toBe(6000 - OUTPUT_HEAD_CHARS - OUTPUT_TAIL_CHARS);
+    expect(big.files).toEqual([{ field: "full_output_path", path: "/x/spool/a.stdout" }]);
+    expect(captureOutput({ ok: false, error: "nope" })).toMatchObject({ head: "nope", isError: true, omitted: 0 });
+  });
+});
+
+describe("the kill list: foreground shell commands and PTY sessions (serve, through its own tools)", () => {
+  const { mkdtempSync, rmSync } = require("node:fs") as typeof import("node:fs");
+  const { tmpdir } = require("node:os") as typeof import("node:os");
+  const { join } = require("node:path") as typeof import("node:path");
+  let dir: string;
+  let k: ReturnType<typeof openConsole>;
+  let kHandler: ConsoleHandler;
+  let kServer: Bun.Server<undefined>;
+  let kBase: string;
+  let handlers: ReturnType<typeof toolHandlers>;
+  const pids: number[] = [];
+  const extra = () => ({ mcpReq: { signal: new AbortController().signal, _meta: undefined, envelope: undefined, requestState: () => undefined }, http: undefined }) as unknown as Parameters<typeof handlers.call>[1];
+  type Result = { isError?: boolean; content: { text: string }[]; structuredContent: Record<string, unknown> };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "lmcp-console-kill-"));
+    const { serveTools } = await import("../../src/tools/registry.ts");
+    const context = { limits: { maxOutputBytes: 4096, maxReadBytes: 96 * 1024, maxTimeoutS: 600 }, stateDir: join(dir, "state") };
+    k = openConsole({ role: "serve", name: "h4", version: "0" }, undefined);
+    handlers = toolHandlers({ name: "t", title: "t", version: "0", instructions: "", tools: serveTools, context, ...k.mcpHooks });
+    kHandler = k.handler({ tools: serveTools, context });
+    kServer = serveWith(kHandler, ctx);
+    kBase = `http://127.0.0.1:${kServer.port}`;
+  });
+  afterAll(async () => {
+    const { pidAlive } = await import("../helpers/server.ts");
+    for (const pid of pids) if (pidAlive(pid)) process.kill(-pid, "SIGKILL");
+    kHandler?.close();
+    kServer?.stop(true);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const jobsHtml = async (s: { cookie: string }) => (await fetch(`${kBase}/ui/jobs`, { headers: { cookie: s.cookie } })).text();
+  /** The row of `kind` whose command contains `marker`, once the list shows it: its id. */
+  const rowId = (s: { cookie: string }, kind: string, marker: string) =>
+    waitFor(`a ${kind} row for ${marker}`, async () => {
+      const m = new RegExp(`<tr data-job="([a-z0-9-]+)" data-kind="${kind}">(?:(?!</tr>).)*${marker}`).exec(await jobsHtml(s));
+      return m?.[1];
+    });
+
+  test("a running shell command is listed; a read-only kill is refused; kill ends it and its call returns with the signal, audited", async () => {
+    const marker = `fg-${crypto.randomUUID().slice(0, 8)}`;
+    const pidFile = join(dir, "fg.pid");
+    const call = handlers.call({ params: { name: "shell", arguments: { command: `echo $$ > ${pidFile}; : ${marker}; exec sleep 300` } } }, extra()) as Promise<Result>;
+    const { waitForPidFile, pidAlive } = await import("../helpers/server.ts");
+    const pid = await waitForPidFile(pidFile);
+    pids.push(pid);
+    const ro = await login(RO, kBase);
+    const id = await rowId(ro, "shell", marker);
+    expect(id).toMatch(/^c-[a-z2-7]{10}$/);
+    expect(await jobsHtml(ro)).not.toContain("/ui/jobs/kill"); // no buttons for a read-only viewer
+    expect((await postAt(kBase, "/ui/jobs/kill", ro, { csrf: ro.csrf, kind: "shell", host: "h4", job_id: id, signal: "KILL" })).status).toBe(403);
+    expect(pidAlive(pid)).toBe(true);
+    const s = await login(FULL, kBase);
+    const killed = await postAt(kBase, "/ui/jobs/kill", s, { csrf: s.csrf, kind: "shell", host: "h4", job_id: id, signal: "TERM" }, { "hx-request": "true" });
+    expect(killed.status).toBe(200);
+    const panel = await killed.text();
+    expect(panel).toContain(`sent SIGTERM to shell command ${id}`);
+    expect(panel).not.toContain(marker); // gone from the list
+    const r = await call;
+    expect(r.structuredContent).toMatchObject({ exit_code: null, signal: "SIGTERM" });
+    expect(r.content[0]!.text).toContain("killed by SIGTERM, sent with shell_kill");
+    const kills = k.activity.recent({ tool: "console/kill" }, 10);
+    expect(kills.map((e) => `${e.token} ${e.outcome}`)).toEqual(["operator ok", "watcher denied"]);
+    expect(kills[0]!.what).toBe(`kill -TERM shell command ${id}`);
+  });
+
+  test("a PTY session is listed and closed from the console", async () => {
+    const marker = `pty-${crypto.randomUUID().slice(0, 8)}`;
+    const started = (await handlers.call({ params: { name: "session_start", arguments: { command: `: ${marker}; exec sleep 300` } } }, extra())) as Result;
+    expect(started.isError).toBeUndefined();
+    const sessionId = String(started.structuredContent.session_id);
+    const pid = Number(started.structuredContent.pid);
+    pids.push(pid);
+    const s = await login(FULL, kBase);
+    expect(await rowId(s, "session", marker)).toBe(sessionId);
+    const closed = await postAt(kBase, "/ui/jobs/kill", s, { csrf: s.csrf, kind: "session", host: "h4", job_id: sessionId, signal: "TERM" }, { "hx-request": "true" });
+    expect(closed.status).toBe(200);
+    expect(await closed.text()).toContain(`closed session ${sessionId}`);
+    const { processGone } = await import("../helpers/server.ts");
+    await waitFor(`session ${sessionId}'s program (pid ${pid}) to end`, () => (processGone(pid) ? true : undefined));
+    const list = (await handlers.call({ params: { name: "session_list", arguments: {} } }, extra())) as Result;
+    expect(JSON.stringify(list.structuredContent)).not.toContain(sessionId);
+    expect(k.activity.recent({ tool: "console/kill" }, 1)[0]).toMatchObject({ what: `close session ${sessionId}`, outcome: "ok" });
+  });
+});
+
+/** `post`, to another console than the shared one. */
+function postAt(at: string, path: string, s: { cookie: string }, body: Record<string, string>, headers: Record<string, string> = {}) {
+  return fetch(`${at}${path}`, { method: "POST", redirect: "manual", headers: { cookie: s.cookie, "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(body) });
+}
