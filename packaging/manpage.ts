@@ -63,13 +63,14 @@ export function helpToMan(help: string): string {
   return out.join("\n");
 }
 
-/** The command names listed under "Commands:" in `lmcp --help`. */
+/** The command names listed under "Commands:" in `lmcp --help`, subcommands ("hub add") included, each once. */
 export function commandNames(usage: string): string[] {
   const block = usage.split("Commands:\n")[1]?.split("\n\n")[0] ?? "";
-  return block
+  const names = block
     .split("\n")
-    .map((l) => /^ {2}([a-z-]+)/.exec(l)?.[1])
+    .map((l) => /^ {2}([a-z-]+(?: [a-z][a-z-]*)?)(?: |$)/.exec(l)?.[1])
     .filter((n): n is string => n !== undefined);
+  return [...new Set(names)];
 }
 
 export function manPage(): string {
@@ -89,7 +90,7 @@ export function manPage(): string {
     helpToMan(usage.split("\n").slice(1).join("\n")),
     ".SH COMMANDS",
   ];
-  for (const name of commandNames(usage)) sections.push(`.SS ${roff(`lmcp ${name}`)}`, helpToMan(helpText(["help", name])));
+  for (const name of commandNames(usage)) sections.push(`.SS ${roff(`lmcp ${name}`)}`, helpToMan(helpText([...name.split(" "), "--help"])));
   sections.push(
     ".SH FILES",
     ".TP",

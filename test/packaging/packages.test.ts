@@ -261,13 +261,16 @@ describe("man page", () => {
     const page = manPage();
     expect(page).toStartWith(`.TH LMCP 1 "`);
     expect(page).toContain(`"lmcp ${version}"`);
-    for (const c of ["serve", "hub", "token", "client-config", "call", "hosts"]) expect(page).toContain(`.SS lmcp ${roff(c)}`);
+    for (const c of ["serve", "hub", "hub add", "hub nats-init", "hub enroll", "hub revoke", "hub fleet", "join", "token", "client-config", "call", "hosts", "audit verify"]) expect(page).toContain(`.SS lmcp ${roff(c)}`);
+    // Each command once: a subcommand's section is its own help, not its parent's again.
+    expect(page.split(".SS lmcp hub\n").length).toBe(2);
+    expect(page).toContain("lmcp hub enroll NAME");
   });
   test("turns help lines into roff: flags as tagged paragraphs, minus signs escaped", () => {
     expect(helpToMan("Usage: lmcp x [--y]\n\nFlags:\n  --out FILE   write it\n               there\n  -h, --help   this help\n")).toBe(
       ".PP\n.B lmcp x [\\-\\-y]\n.PP\nFlags:\n.TP\n.B \\-\\-out FILE\nwrite it there\n.TP\n.B \\-h, \\-\\-help\nthis help",
     );
-    expect(commandNames("Usage\n\nCommands:\n  serve   a\n  call TOOL  b\n\nMore")).toEqual(["serve", "call"]);
+    expect(commandNames("Usage\n\nCommands:\n  serve   a\n  call TOOL  b\n  hub    c\n  hub add NAME  d\n\nMore")).toEqual(["serve", "call", "hub", "hub add"]);
   });
 });
 
