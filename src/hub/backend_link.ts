@@ -152,7 +152,10 @@ export class BackendLink {
       })) as CallToolResult;
     } catch (err) {
       const failure = classify(err);
-      if (failure.kind !== "rpc_error") this.reset();
+      // The client is shared by every caller: closing it fails their calls too ("Connection closed"), which the hub
+      // would then count against a healthy host. A caller giving up, or one call's timeout, says nothing about the link.
+      const linkBroken = failure.kind !== "rpc_error" && !opts.signal.aborted && !(err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout);
+      if (linkBroken) this.reset();
       throw new LinkError(failure);
     }
   }

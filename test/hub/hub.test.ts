@@ -194,6 +194,31 @@ describe("progress and cancellation through the hub", () => {
   });
 });
 
+describe("one caller's cancellation", () => {
+  test("does not fail another caller's call to the same host, nor mark the host down", async () => {
+    const pidFile = join(dir, "cancel-one.pid");
+    const abort = new AbortController();
+    const cancelled = client
+      .callTool({ name: "remote_shell", arguments: { host: "alpha", command: `echo $$ > ${pidFile}; sleep 300` } }, { signal: abort.signal })
+      .catch((e: Error) => e);
+    const other = connect(hub).then(async (c) => {
+      try {
+        return await callTool(c, "remote_shell", { host: "alpha", command: "sleep 1; echo still-here" });
+      } finally {
+        await c.close();
+      }
+    });
+    await waitForPidFile(pidFile);
+    abort.abort("test cancels one call");
+    expect(await cancelled).toBeInstanceOf(Error);
+    const r = await other;
+    expect(r.isError).toBeFalsy();
+    expect((r.structuredContent as { stdout: string }).stdout).toBe("still-here\n");
+    const hosts = ((await callTool(client, "remote_list_hosts", {})).structuredContent as { hosts: { name: string; state: string }[] }).hosts;
+    expect(hosts.find((h) => h.name === "alpha")?.state).toBe("up");
+  });
+});
+
 describe("isolation and tokens", () => {
   test("calls to a healthy host complete while calls to a hanging backend wait", async () => {
     // A backend that answers ping but never answers tools/call.
