@@ -85,6 +85,8 @@ export async function hubCommand(argv: string[]): Promise<number> {
   const hubContext = { limits: { maxOutputBytes: 32 * 1024, maxReadBytes: 96 * 1024, maxTimeoutS: 3600 }, stateDir: settings.stateDir };
   // The web console at /ui (src/console/): fleet, jobs and kills through the hub's own tools; its stop holds for every call.
   const ui = settings.console ? openConsole({ role: "hub", name: settings.name, version }, audit) : undefined;
+  // NATS: calls hosts answered themselves (over their own HTTP) join the feed too, as "direct".
+  if (ui && fleet) fleet.onActivity = (e) => ui.activity.record(e);
   // Metrics only when asked for (src/metrics/metrics.ts): hosts by state and the SSH queue are read at each scrape.
   const metrics = settings.metrics.enabled
     ? await createMetrics("hub", {

@@ -6,12 +6,12 @@ import { ConfigError } from "../config/file.ts";
 import { commonFlags, resolveServeSettings } from "../config/server.ts";
 import { exitOnSignals, startHttp } from "../http/listen.ts";
 import { logEvent } from "../http/log.ts";
-import { openAudit } from "../audit/audit_log.ts";
+import { type AuditEntry, openAudit } from "../audit/audit_log.ts";
 import { openConsole } from "../console/console.ts";
 import { scrubSecretEnv } from "./scrub_env.ts";
 import { secretSources } from "../config/secrets.ts";
 import { createMcpHttpHandler } from "../mcp/endpoint.ts";
-import { type McpServerOptions, createMcpServer, createMcpServers, headerToolChecks, MODERN_REVISION, toolHandlers } from "../mcp/server.ts";
+import { type McpServerOptions, createMcpServer, createMcpServers, headerToolChecks, MODERN_REVISION, tapCalls, toolHandlers } from "../mcp/server.ts";
 import { backendSchema } from "../hub/registry.ts";
 import { makeFilePolicy, refreshSecrets } from "../policy/rules.ts";
 import { cleanStaleTemps, pendingWritesDir } from "../tools/atomic_write.ts";
@@ -131,6 +131,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   // The web console at /ui (src/console/): its feed sees every call, its emergency stop refuses every call.
   const ui = settings.console ? openConsole({ role: "serve", name: settings.name, version }, audit) : undefined;
   if (ui) Object.assign(mcpOptions, ui.mcpHooks);
+  // On NATS, calls this host answers itself also reach the fleet's consoles (the link exists once NATS is set up below).
+  const natsFeed: { link?: { activity(e: AuditEntry): void } } = {};
+  if (settings.nats) tapCalls(mcpOptions, (e) => natsFeed.link?.activity(e));
   // Metrics only when asked for: prom-client costs memory an idle host should not pay (src/metrics/metrics.ts).
   const metrics = settings.metrics.enabled
     ? await createMetrics("serve", {
@@ -169,6 +172,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         auth: (await import("../nats/connection.ts")).loadNatsAuth(settings.natsAuth),
       })
     : undefined;
+  if (nats) natsFeed.link = nats;
   // With NATS, both finish their calls in flight within the grace period; hubs see the host's goodbye at once.
   exitOnSignals(flushingOnShutdown(nats ? { ...running, shutdown: (reason) => Promise.all([running.shutdown(reason), nats.close(settings.shutdownGraceS * 1000)]).then(() => {}) } : running, mcpOptions.tracer));
   await new Promise(() => {}); // serve until a signal ends the process

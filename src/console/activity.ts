@@ -100,8 +100,14 @@ export class Activity {
   private next = 0;
   private seq = 0;
   private readonly listeners = new Set<CallListener>();
-  /** The newest DETAIL_CAPACITY calls' entries and outputs, by seq (a Map keeps insertion order: the oldest goes first). */
-  private readonly details = new Map<number, { entry: AuditEntry; output?: CallOutput }>();
+  /**
+   * The newest DETAIL_CAPACITY calls' entries and outputs, in slots by seq % detailCapacity (with the seq each holds):
+   * fixed arrays rather than a Map, so recording a call allocates no node, wrapper or iterator (the console is on by
+   * default, and what every call keeps alive is what the garbage collector pays for at full speed).
+   */
+  private readonly detailSeq: Float64Array;
+  private readonly detailEntry: (AuditEntry | undefined)[];
+  private readonly detailOutput: (CallOutput | undefined)[];
   /** The entry recorded last: onOutcome follows the write of the same entry object at once. */
   private last: { entry: AuditEntry; seq: number } | undefined;
 
@@ -112,6 +118,9 @@ export class Activity {
     readonly detailCapacity = DETAIL_CAPACITY,
   ) {
     this.ring = new Array<CallEvent | undefined>(capacity);
+    this.detailSeq = new Float64Array(detailCapacity);
+    this.detailEntry = new Array<AuditEntry | undefined>(detailCapacity);
+    this.detailOutput = new Array<CallOutput | undefined>(detailCapacity);
   }
 
   get lastSeq(): number {
@@ -123,10 +132,11 @@ export class Activity {
   }
 
   /** Adds a call and tells every listener; a listener that throws is dropped, never the call's answer. */
-  record(entry: AuditEntry): void {
+  /** `at`: when the call ended, if the caller knows (a fresh entry: no need to parse its time back). */
+  record(entry: AuditEntry, at?: number): void {
     const e: CallEvent = {
       seq: ++this.seq,
-      time: Date.parse(entry.time) || Date.now(),
+      time: at ?? (Date.parse(entry.time) || Date.now()),
       token: entry.token,
       client: entry.client,
       host: entry.host ?? this.localHost,
@@ -140,8 +150,10 @@ export class Activity {
     };
     this.ring[this.next] = e;
     this.next = (this.next + 1) % this.capacity;
-    this.details.set(e.seq, { entry });
-    if (this.details.size > this.detailCapacity) this.details.delete(this.details.keys().next().value as number);
+    const slot = e.seq % this.detailCapacity;
+    this.detailSeq[slot] = e.seq;
+    this.detailEntry[slot] = entry;
+    this.detailOutput[slot] = undefined;
     this.last = { entry, seq: e.seq };
     for (const listener of this.listeners) {
       try {
@@ -169,8 +181,8 @@ export class Activity {
    */
   attachOutcome(entry: AuditEntry, outcome: ToolOutcome<unknown>): void {
     if (this.last?.entry !== entry) return;
-    const d = this.details.get(this.last.seq);
-    if (d) d.output = captureOutput(outcome);
+    const slot = this.last.seq % this.detailCapacity;
+    if (this.detailSeq[slot] === this.last.seq) this.detailOutput[slot] = captureOutput(outcome);
   }
 
   /** Call `seq` as the per-call view shows it; undefined once it has left the ring (or never was). */
@@ -179,8 +191,9 @@ export class Activity {
     // Events go into the ring in seq order, one slot each: seq's slot is fixed.
     const e = this.ring[(seq - 1) % this.capacity];
     if (e?.seq !== seq) return undefined;
-    const d = this.details.get(seq);
-    return { event: e, entry: d?.entry, output: d?.output };
+    const slot = seq % this.detailCapacity;
+    const kept = this.detailSeq[slot] === seq;
+    return { event: e, entry: kept ? this.detailEntry[slot] : undefined, output: kept ? this.detailOutput[slot] : undefined };
   }
 
   subscribe(listener: CallListener): () => void {
@@ -194,7 +207,7 @@ export function teeAudit(inner: AuditSink | undefined, activity: Activity): Audi
   return {
     write(entry) {
       inner?.write(entry);
-      activity.record(entry);
+      activity.record(entry, Date.now());
     },
   };
 }

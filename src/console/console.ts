@@ -41,7 +41,7 @@ export function openConsole(id: Identity, audit: AuditSink | undefined): OpenCon
     stop,
     mcpHooks: {
       audit: tee,
-      onCall: (entry) => activity.record(entry),
+      onCall: (entry) => activity.record(entry, Date.now()),
       onOutcome: (entry, outcome) => activity.attachOutcome(entry, outcome),
       paused: () => stop.message(),
     },

@@ -100,6 +100,32 @@ const isReadOnly = (def: ToolDef) => def.annotations.readOnlyHint === true;
  * What the HTTP boundary needs to refuse a read-only token's write or exec call from its Mcp-Name header
  * (before the body is read), and to audit that refusal like every other.
  */
+/**
+ * Makes `opts` also hand every call's entry to `tap` (audited calls and the reads that go to onCall alike), after
+ * whatever received it before: how serve publishes its calls to a NATS fleet's consoles.
+ */
+export function tapCalls(opts: McpServerOptions, tap: (entry: AuditEntry) => void): void {
+  const inner = { audit: opts.audit, onCall: opts.onCall };
+  const both = (e: AuditEntry) => {
+    try {
+      tap(e);
+    } catch (err) {
+      logEvent(`error: a call's entry could not be passed on: ${(err as Error).message}`);
+    }
+  };
+  opts.audit = {
+    write(e) {
+      if (inner.audit) inner.audit.write(e);
+      else inner.onCall?.(e);
+      both(e);
+    },
+  };
+  opts.onCall = (e) => {
+    inner.onCall?.(e);
+    both(e);
+  };
+}
+
 export function headerToolChecks(tools: ToolDef[], audit: AuditSink | undefined) {
   const scopes = new Map(tools.map((t) => [t.name, isReadOnly(t) ? ("read-only" as const) : ("full" as const)]));
   return {

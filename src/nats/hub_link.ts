@@ -6,6 +6,7 @@
 // state a restart would lose: any number of hubs can run side by side.
 import type { CallToolResult } from "@modelcontextprotocol/client";
 import { type Msg, type NatsConnection, nuid } from "@nats-io/transport-node";
+import type { AuditEntry } from "../audit/audit_log.ts";
 import { LinkError, type LinkCallOptions } from "../hub/backend_link.ts";
 import { type Fleet, type FleetHost, type Routed, callTimeoutMs, safeToRetry } from "../hub/hub.ts";
 import { logEvent } from "../http/log.ts";
@@ -14,8 +15,8 @@ import { type NatsAuth, openNats } from "./connection.ts";
 import { HostClaims } from "./host_claims.ts";
 import { PendingCall } from "./pending_call.ts";
 import { PresenceTable, discover, watchPresence } from "./presence.ts";
-import { callSubject, controlSubject, replyPrefix, replySubject, revokedSubject } from "./subjects.ts";
-import { type CallRequest, type ControlMessage, type ReplyMessage, WIRE_VERSION, jsonOf } from "./wire.ts";
+import { activityAll, activitySubject, callSubject, controlSubject, replyPrefix, replySubject, revokedSubject } from "./subjects.ts";
+import { type CallRequest, type ControlMessage, type ReplyMessage, WIRE_VERSION, activityEvent, jsonOf } from "./wire.ts";
 
 /** How long a call waits for the hub's first connection to NATS before it fails. */
 const CONNECT_WAIT_MS = 5000;
@@ -30,6 +31,8 @@ export interface NatsFleetOptions {
 export class NatsFleet implements Fleet {
   readonly presence = new PresenceTable();
   private nc: NatsConnection | undefined;
+  /** Told of every call a host answered itself (not through a hub), as an audit-shaped entry. */
+  onActivity?: (entry: AuditEntry) => void;
   /** The first connection (a hub holding the fleet authority answers joins on it). */
   readonly ready: Promise<NatsConnection>;
   private readonly replies = replyPrefix(nuid.next());
@@ -52,6 +55,16 @@ export class NatsFleet implements Fleet {
     nc.subscribe(`${this.replies}.*.*`, { callback: (_err, msg) => this.onReply(msg) });
     watchPresence(nc, this.presence, HostClaims.fromHubCreds(this.opts.auth?.creds));
     void discover(nc);
+    // Calls hosts answered themselves, for this hub's console (hub.ts sets onActivity when the console is on).
+    nc.subscribe(activityAll, {
+      callback: (_err, msg) => {
+        if (!this.onActivity) return;
+        const parsed = activityEvent.safeParse(jsonOf(msg.data));
+        if (!parsed.success || msg.subject !== activitySubject(parsed.data.host)) return;
+        const { v: _v, ...e } = parsed.data;
+        this.onActivity({ ...e, via: "direct" });
+      },
+    });
     nc.subscribe(revokedSubject, {
       callback: (_err, msg) => {
         const name = (jsonOf(msg.data) as { name?: unknown } | undefined)?.name;

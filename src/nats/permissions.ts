@@ -4,6 +4,8 @@
 // calls addressed to it and publish only its presence and the replies to
 // those calls; it cannot read, answer or spoof another host's.
 import {
+  activityAll,
+  activitySubject,
   callSubject,
   controlSubject,
   discoverSubject,
@@ -21,18 +23,18 @@ export interface Permissions {
   sub: { allow: string[] };
 }
 
-/** A host: its calls, cancellations and the fleet's discover requests in; its presence and its calls' replies out. */
+/** A host: its calls, cancellations and the fleet's discover requests in; its presence, its own activity and its calls' replies out. */
 export function hostPermissions(name: string): Permissions {
   return {
     sub: { allow: [callSubject(name), controlSubject(name), discoverSubject] },
-    pub: { allow: [presenceSubject(name), `_INBOX.*.${hostToken(name)}.*`] },
+    pub: { allow: [presenceSubject(name), activitySubject(name), `_INBOX.*.${hostToken(name)}.*`] },
   };
 }
 
 /** A hub: calls to any host, every presence and reply; enrollment answers for hubs that hold the authority. */
 export function hubPermissions(): Permissions {
   return {
-    sub: { allow: [presenceAll, "_INBOX.>", enrollAll, revokedSubject] },
+    sub: { allow: [presenceAll, activityAll, "_INBOX.>", enrollAll, revokedSubject] },
     pub: { allow: ["lmcp.call.*", "lmcp.ctl.*", discoverSubject, "_ENROLL.>", revokedSubject] },
   };
 }

@@ -8,6 +8,7 @@
 import type { AuthInfo, JSONRPCMessage, JSONRPCNotification, JSONRPCRequest, Server } from "@modelcontextprotocol/server";
 import { type Msg, type NatsConnection, type Subscription, nuid } from "@nats-io/transport-node";
 import { z } from "zod";
+import type { AuditEntry } from "../audit/audit_log.ts";
 import { logEvent } from "../http/log.ts";
 import { MAX_REPLY_BYTES, ReplyBudget } from "../http/reply_cap.ts";
 import { CallTransport } from "../mcp/call_transport.ts";
@@ -15,8 +16,8 @@ import { version } from "../version.ts";
 import { type NatsAuth, openNats } from "./connection.ts";
 import { jwtOfCreds } from "./host_claims.ts";
 import { Announcer } from "./presence.ts";
-import { callQueue, callSubject, controlSubject } from "./subjects.ts";
-import { type CallRequest, type ReplyMessage, callRequest, controlMessage, jsonOf, workingMessage } from "./wire.ts";
+import { activitySubject, callQueue, callSubject, controlSubject } from "./subjects.ts";
+import { type ActivityEvent, type CallRequest, type ReplyMessage, WIRE_VERSION, callRequest, controlMessage, jsonOf, workingMessage } from "./wire.ts";
 
 /** While a call runs, a keep-alive this often tells the hub the host is still at it (the hub resends after 5 s of silence). */
 export const KEEPALIVE_MS = 2000;
@@ -208,6 +209,32 @@ export class ServeLink {
   private onControl(msg: Msg): void {
     const parsed = controlMessage.safeParse(jsonOf(msg.data));
     if (parsed.success) this.running.get(parsed.data.id)?.controller.abort();
+  }
+
+  /**
+   * Tells the fleet's consoles about a call this host answered itself (HTTP or stdio); calls that came through a
+   * hub over NATS are skipped, as that hub recorded them already. Dropped while not connected: a feed, not a record.
+   */
+  activity(e: AuditEntry): void {
+    if (e.client === "nats" || !this.nc || this.closing) return;
+    const cut = (s: string | undefined, n: number) => (s === undefined ? undefined : s.slice(0, n));
+    const m: ActivityEvent = {
+      v: WIRE_VERSION,
+      host: this.opts.name,
+      time: e.time,
+      client: e.client.slice(0, 200),
+      token: e.token.slice(0, 200),
+      tool: e.tool.slice(0, 200),
+      duration_ms: e.duration_ms,
+      outcome: e.outcome,
+      ...(e.command !== undefined ? { command: cut(e.command, 1000) } : {}),
+      ...(e.path !== undefined ? { path: cut(e.path, 4096) } : {}),
+      ...(e.job_id !== undefined ? { job_id: cut(e.job_id, 64) } : {}),
+      ...(e.session_id !== undefined ? { session_id: cut(e.session_id, 64) } : {}),
+      ...(e.exit_code !== undefined ? { exit_code: e.exit_code } : {}),
+      ...(e.error !== undefined ? { error: cut(e.error, 1000) } : {}),
+    };
+    this.send(activitySubject(this.opts.name), JSON.stringify(m));
   }
 
   /** Calls in flight over NATS. */

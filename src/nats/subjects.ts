@@ -12,6 +12,12 @@ export const controlSubject = (host: string) => `lmcp.ctl.${hostToken(host)}`;
 /** One host's presence: its announcements (heartbeats, and a goodbye when it stops). */
 export const presenceSubject = (host: string) => `lmcp.presence.${hostToken(host)}`;
 
+/** The calls a host answered itself (not through a hub), for the fleet's consoles. */
+export const activitySubject = (host: string) => `lmcp.activity.${hostToken(host)}`;
+
+/** Every host's activity, for hubs. */
+export const activityAll = "lmcp.activity.*";
+
 /** Every host's presence, for hubs. */
 export const presenceAll = "lmcp.presence.*";
 

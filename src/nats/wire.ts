@@ -56,6 +56,27 @@ export const announcement = z.object({
 });
 export type Announcement = z.output<typeof announcement>;
 
+const text = (max: number) => z.string().max(max).optional();
+
+/** A call a host answered itself, on activitySubject(host): what a console's feed row shows, never the output. */
+export const activityEvent = z.object({
+  v: z.literal(WIRE_VERSION),
+  host: z.string().min(1).max(63),
+  time: z.string().max(40),
+  client: z.string().max(200),
+  token: z.string().max(200),
+  tool: z.string().min(1).max(200),
+  command: text(1000),
+  path: text(4096),
+  job_id: text(64),
+  session_id: text(64),
+  duration_ms: z.number(),
+  exit_code: z.number().nullable().optional(),
+  outcome: z.enum(["ok", "error", "denied", "cancelled"]),
+  error: text(1000),
+});
+export type ActivityEvent = z.output<typeof activityEvent>;
+
 /** Parses a message body as JSON, or undefined. */
 export function jsonOf(data: Uint8Array): unknown {
   try {

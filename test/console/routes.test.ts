@@ -18,6 +18,7 @@ import type { RequestLog } from "../../src/http/log.ts";
 import { toolHandlers } from "../../src/mcp/server.ts";
 import { listDir } from "../../src/tools/list_dir.ts";
 import { waitFor } from "../helpers/server.ts";
+import { consoleLogin } from "../helpers/console.ts";
 
 const FULL = `full-${crypto.randomUUID()}`;
 const RO = `ro-${crypto.randomUUID()}`;
@@ -68,24 +69,15 @@ afterAll(() => {
 
 /** Logs in with `token` as a browser would (the login form's cookie and field first); returns the cookie and CSRF. */
 async function login(token: string, at = base): Promise<{ cookie: string; csrf: string }> {
-  const base = at;
-  const form = await fetch(`${base}/ui`);
-  const loginCookie = /lmcp_login=([^;]+)/.exec(form.headers.get("set-cookie") ?? "")![1]!;
-  const r = await fetch(`${base}/ui/login`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { cookie: `lmcp_login=${loginCookie}`, "content-type": "application/x-www-form-urlencoded", origin: base },
-    body: new URLSearchParams({ token, csrf: loginCookie }),
-  });
+  const r = await consoleLogin(at, token);
   expect(r.status).toBe(303);
-  const session = /lmcp_session=([^;]+)/.exec(r.headers.get("set-cookie") ?? "")![1]!;
-  expect(r.headers.get("set-cookie")).toContain("HttpOnly");
-  expect(r.headers.get("set-cookie")).toContain("SameSite=Strict");
-  expect(r.headers.get("set-cookie")).toContain("Path=/ui");
-  expect(r.headers.get("set-cookie")).not.toContain(token);
-  const page = await (await fetch(`${base}/ui`, { headers: { cookie: `lmcp_session=${session}` } })).text();
+  expect(r.setCookie).toContain("HttpOnly");
+  expect(r.setCookie).toContain("SameSite=Strict");
+  expect(r.setCookie).toContain("Path=/ui");
+  expect(r.setCookie).not.toContain(token);
+  const page = await (await fetch(`${at}/ui`, { headers: { cookie: r.cookie } })).text();
   const csrf = /name="lmcp-csrf" content="([^"]+)"/.exec(page)![1]!;
-  return { cookie: `lmcp_session=${session}`, csrf };
+  return { cookie: r.cookie, csrf };
 }
 
 const post = (path: string, s: { cookie: string }, body: Record<string, string>, headers: Record<string, string> = {}) =>

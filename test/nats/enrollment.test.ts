@@ -11,6 +11,7 @@ import type { Client } from "@modelcontextprotocol/client";
 import { type NatsConnection, connect as natsConnect, credsAuthenticator } from "@nats-io/transport-node";
 import { type NatsCluster, natsServerBin, nodeOf, startSecureNatsCluster } from "../helpers/nats.ts";
 import { type StartedServer, callTool, connect, lmcpCommand, resultText, startServer, waitFor } from "../helpers/server.ts";
+import { consoleLogin } from "../helpers/console.ts";
 import { freePort } from "../helpers/sshd.ts";
 
 type Host = { name: string; state: string; via: string; error: string | null };
@@ -108,6 +109,26 @@ describe.skipIf(!natsServerBin || !Bun.which("openssl"))("a NATS fleet with enro
     expect(toml).toContain('tags = ["web"]');
   });
 
+  test("calls a host answers itself reach the hub's console feed, and calls through the hub show there once", async () => {
+    const direct = await connect(hosts.get("alpha")!);
+    try {
+      expect(resultText(await callTool(direct, "shell", { command: "echo direct-marker-1" }))).toContain("direct-marker-1");
+    } finally {
+      await direct.close();
+    }
+    await callTool(client, "remote_shell", { host: "alpha", command: "echo via-hub-marker-1" });
+    const { cookie } = await consoleLogin(hub.base, hub.token);
+    const feed = await waitFor("the direct call in the hub's feed", async () => {
+      const html = await (await fetch(`${hub.base}/ui/feed?host=alpha`, { headers: { cookie } })).text();
+      return html.includes("direct-marker-1") ? html : undefined;
+    });
+    // One row each (a row shows the command twice: as its text and its title).
+    const rows = (marker: string) => feed.split("<tr").filter((r) => r.includes(marker)).length;
+    expect(rows("via-hub-marker-1")).toBe(1);
+    expect(rows("direct-marker-1")).toBe(1);
+    expect(feed.split("<tr").find((r) => r.includes("direct-marker-1"))).toContain("direct");
+  });
+
   test("a join token works once", async () => {
     const token = await enroll("gamma");
     const first = await lmcp(["join", "-", "--config", join(dir, "gamma", "lmcp.toml")], token);
@@ -137,12 +158,12 @@ describe.skipIf(!natsServerBin || !Bun.which("openssl"))("a NATS fleet with enro
     try {
       // Its own call subject is fine (the positive control: the checks below can fail).
       nc.subscribe("lmcp.call.alpha");
-      for (const subject of ["lmcp.call.beta", "lmcp.ctl.beta", "lmcp.presence.*", "_INBOX.>", "_INBOX.*.beta.*", "lmcp.enroll.*", ">"]) nc.subscribe(subject);
-      for (const subject of ["lmcp.presence.beta", "lmcp.call.beta", "_INBOX.hub.beta.x", "lmcp.discover", "lmcp.fleet.revoked"]) nc.publish(subject, "{}");
-      await waitFor("every violation reported", () => errors.length >= 12 || undefined);
+      for (const subject of ["lmcp.call.beta", "lmcp.ctl.beta", "lmcp.presence.*", "lmcp.activity.*", "_INBOX.>", "_INBOX.*.beta.*", "lmcp.enroll.*", ">"]) nc.subscribe(subject);
+      for (const subject of ["lmcp.presence.beta", "lmcp.activity.beta", "lmcp.call.beta", "_INBOX.hub.beta.x", "lmcp.discover", "lmcp.fleet.revoked"]) nc.publish(subject, "{}");
+      await waitFor("every violation reported", () => errors.length >= 14 || undefined);
       const text = errors.join("\n");
-      for (const s of ["lmcp.call.beta", "lmcp.ctl.beta", "lmcp.presence.*", "_INBOX.>", "_INBOX.*.beta.*", "lmcp.enroll.*", '">"']) expect(text).toContain(`Subscription to ${s.startsWith('"') ? s : `"${s}"`}`);
-      for (const s of ["lmcp.presence.beta", "lmcp.call.beta", "_INBOX.hub.beta.x", "lmcp.discover", "lmcp.fleet.revoked"]) expect(text).toContain(`Publish to "${s}"`);
+      for (const s of ["lmcp.call.beta", "lmcp.ctl.beta", "lmcp.presence.*", "lmcp.activity.*", "_INBOX.>", "_INBOX.*.beta.*", "lmcp.enroll.*", '">"']) expect(text).toContain(`Subscription to ${s.startsWith('"') ? s : `"${s}"`}`);
+      for (const s of ["lmcp.presence.beta", "lmcp.activity.beta", "lmcp.call.beta", "_INBOX.hub.beta.x", "lmcp.discover", "lmcp.fleet.revoked"]) expect(text).toContain(`Publish to "${s}"`);
       expect(text).not.toContain('"lmcp.call.alpha"');
     } finally {
       await nc.close();
