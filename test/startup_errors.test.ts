@@ -27,6 +27,26 @@ describe("start-up errors", () => {
       await first.stop();
     }
   });
+  test("a NATS creds or CA file that cannot be used stops serve before it listens, naming the file", async () => {
+    const notCreds = join(dir, "not.creds");
+    writeFileSync(notCreds, "hello\n");
+    for (const [flag, file, says] of [
+      ["--nats-creds", join(dir, "missing.creds"), "cannot read the NATS credentials"],
+      ["--nats-creds", notCreds, "is not a NATS credentials file"],
+      ["--nats-ca", notCreds, "is not a PEM certificate"],
+    ] as const) {
+      const p = Bun.spawn([...lmcpCommand(), "serve", "--listen", "127.0.0.1:0", "--nats", "tls://127.0.0.1:1", flag, file], {
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, LMCP_TOKEN: "t", LMCP_AUDIT_LOG: "off" },
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+      expect(code).toBe(2);
+      expect(err).toContain(says);
+      expect(err).toContain(file);
+      expect(err).not.toContain("listening on");
+    }
+  });
   test("a hub whose registry names no hosts starts, and warns how to add one", async () => {
     const registry = join(dir, "backends.toml");
     writeFileSync(registry, "# no hosts yet\n");

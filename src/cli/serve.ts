@@ -66,6 +66,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const settings = resolveServeSettings(values);
   if (values.tag) settings.tags = values.tag; // --tag beats `tags` in the config file
   if (settings.nats) checkNatsName(settings.name, values.stdio === true);
+  // Read before anything listens: a missing or wrong creds file is a configuration error, said at once.
+  const natsAuth = settings.nats ? (await import("../nats/connection.ts")).loadNatsAuth(settings.natsAuth) : undefined;
   scrubSecretEnv(["LMCP_TOKEN"]); // read into settings; the agent's commands must not find it
   mkdirSync(settings.stateDir, { recursive: true, mode: 0o700 });
   cleanExpiredSpool(settings.stateDir);
@@ -169,7 +171,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         tags: settings.tags,
         heartbeatMs: settings.natsHeartbeatMs,
         server: createMcpServer(mcpOptions, "legacy"),
-        auth: (await import("../nats/connection.ts")).loadNatsAuth(settings.natsAuth),
+        ...(natsAuth ? { auth: natsAuth } : {}),
       })
     : undefined;
   if (nats) natsFeed.link = nats;
