@@ -2,7 +2,7 @@
 // enroll` printed: gets the host's own credentials, writes them (0600) beside
 // lmcp.toml with the fleet's CA, and sets name, tags, nats, nats_creds and
 // nats_ca in lmcp.toml, keeping the rest of the file as it was.
-import { existsSync, readFileSync, statSync, type Stats } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, statSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { ConfigError, loadConfigFile } from "../config/file.ts";
 import { defaultConfigFile, isSystemService, systemDir, userConfigDir } from "../config/paths.ts";
@@ -57,12 +57,27 @@ export async function joinCommand(argv: string[]): Promise<number> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeSecret(credsFile, joined.creds);
   writeSecret(caFile, joined.ca);
+  // Run as root for a service that runs as its own user (the packages' lmcp): the files go to the config's owner.
+  if (before.stat) shareOwner([credsFile, caFile], before.stat);
   rewriteFile(configFile, next(joined), before.stat, before.text, "join", `run as the user lmcp serve runs as (sudo for ${systemDir})`);
   process.stdout.write(`Joined the fleet as ${joined.name}${joined.tags.length ? ` (tags ${joined.tags.join(", ")})` : ""}.
 Wrote ${credsFile} and ${caFile}, and updated ${configFile}.
 Now restart lmcp serve (systemctl restart lmcp, or ${lmcpCommandName} serve --config ${configFile}); the hub lists ${joined.name} once it connects.
 `);
   return 0;
+}
+
+/**
+ * Gives `files` the owner and group of the config file, readable by that group when the config is (root:lmcp 0640
+ * for the packaged service), so the user serve runs as can read what root's join wrote. Only root can; others own
+ * what they write already.
+ */
+function shareOwner(files: string[], like: Stats): void {
+  if (process.getuid?.() !== 0 || (like.uid === 0 && like.gid === 0)) return;
+  for (const f of files) {
+    chownSync(f, like.uid, like.gid);
+    chmodSync(f, like.mode & 0o040 ? 0o640 : 0o600);
+  }
 }
 
 function readConfig(file: string): { text: string; stat: Stats | undefined } {

@@ -4,7 +4,7 @@
 // join with `lmcp hub enroll` + `lmcp join`, then a host's credentials try
 // everything another host's subjects allow, and a revoked host is cut off.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/client";
@@ -136,6 +136,20 @@ describe.skipIf(!natsServerBin || !Bun.which("openssl"))("a NATS fleet with enro
     const again = await lmcp(["join", token, "--config", join(dir, "gamma2", "lmcp.toml")]);
     expect(again.code).toBe(1);
     expect(again.err).toContain("no enrollment of gamma is waiting for this join token");
+  });
+
+  test.skipIf(process.getuid?.() !== 0)("run as root for a service user's lmcp.toml, join gives the credentials to that user", async () => {
+    const token = await enroll("epsilon");
+    const config = join(dir, "epsilon", "lmcp.toml");
+    mkdirSync(join(dir, "epsilon"));
+    writeFileSync(config, "# the packaged service's config\n", { mode: 0o640 });
+    chownSync(config, 65534, 65534);
+    const r = await lmcp(["join", token, "--config", config]);
+    expect(r.code).toBe(0);
+    for (const f of ["nats.creds", "nats-ca.pem", "lmcp.toml"]) {
+      const st = statSync(join(dir, "epsilon", f));
+      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([65534, 65534, 0o640]);
+    }
   });
 
   test("an expired enrollment is refused, and a damaged token is told apart", async () => {
