@@ -57,8 +57,11 @@ export async function joinCommand(argv: string[]): Promise<number> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeSecret(credsFile, joined.creds);
   writeSecret(caFile, joined.ca);
-  // Run as root for a service that runs as its own user (the packages' lmcp): the files go to the config's owner.
-  if (before.stat) shareOwner([credsFile, caFile], before.stat);
+  // Run as root for a service that runs as its own user (the packages' lmcp): the files go to whoever owns the
+  // token file beside lmcp.toml (which serve reads already: lmcp:lmcp in the packages), else to the config's owner.
+  const tokenFile = statOr(join(dir, "token"));
+  if (tokenFile) shareOwner([credsFile, caFile], tokenFile);
+  else if (before.stat) shareOwner([credsFile, caFile], before.stat);
   rewriteFile(configFile, next(joined), before.stat, before.text, "join", `run as the user lmcp serve runs as (sudo for ${systemDir})`);
   process.stdout.write(`Joined the fleet as ${joined.name}${joined.tags.length ? ` (tags ${joined.tags.join(", ")})` : ""}.
 Wrote ${credsFile} and ${caFile}, and updated ${configFile}.
@@ -68,15 +71,22 @@ Now restart lmcp serve (systemctl restart lmcp, or ${lmcpCommandName} serve --co
 }
 
 /**
- * Gives `files` the owner and group of the config file, readable by that group when the config is (root:lmcp 0640
- * for the packaged service), so the user serve runs as can read what root's join wrote. Only root can; others own
- * what they write already.
+ * Gives `files` the owner and group of `like`, readable by that group when `like` is (root:lmcp 0640), so the user
+ * serve runs as can read what root's join wrote. Only root can; others own what they write already.
  */
 function shareOwner(files: string[], like: Stats): void {
   if (process.getuid?.() !== 0 || (like.uid === 0 && like.gid === 0)) return;
   for (const f of files) {
     chownSync(f, like.uid, like.gid);
     chmodSync(f, like.mode & 0o040 ? 0o640 : 0o600);
+  }
+}
+
+function statOr(file: string): Stats | undefined {
+  try {
+    return statSync(file);
+  } catch {
+    return undefined;
   }
 }
 

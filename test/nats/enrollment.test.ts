@@ -152,6 +152,20 @@ describe.skipIf(!natsServerBin || !Bun.which("openssl"))("a NATS fleet with enro
     }
   });
 
+  test.skipIf(process.getuid?.() !== 0)("run as root beside the packages' token file (lmcp:lmcp 0600), join gives the credentials its owner", async () => {
+    const token = await enroll("zeta");
+    const d = join(dir, "zeta");
+    mkdirSync(d);
+    writeFileSync(join(d, "lmcp.toml"), "# as dpkg installs it: root:root 0644\n", { mode: 0o644 });
+    writeFileSync(join(d, "token"), "t\n", { mode: 0o600 });
+    chownSync(join(d, "token"), 65534, 65534);
+    expect((await lmcp(["join", token, "--config", join(d, "lmcp.toml")])).code).toBe(0);
+    for (const f of ["nats.creds", "nats-ca.pem"]) {
+      const st = statSync(join(d, f));
+      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([65534, 65534, 0o600]);
+    }
+  });
+
   test("an expired enrollment is refused, and a damaged token is told apart", async () => {
     const token = await enroll("delta");
     // The authority's record says when the token expires; age it (the NATS JWT has its own expiry too).
