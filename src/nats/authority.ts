@@ -6,8 +6,8 @@
 // src/nats/permissions.ts) and pushes the account's revocation list to NATS.
 // Every change to fleet.json happens under a lock file, so `lmcp hub enroll`,
 // `lmcp hub revoke` and a hub answering `lmcp join` never lose each other's edits.
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, chownSync, closeSync, existsSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { type KeyPair, createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed } from "@nats-io/jwt";
 import { z } from "zod";
 import { ConfigError } from "../config/file.ts";
@@ -103,6 +103,10 @@ export class Authority {
     chmodSync(o.dir, 0o700);
     rmSync(a.files.resolverDir, { recursive: true, force: true });
     mkdirSync(a.files.resolverDir, { mode: 0o700 });
+    // Root making the authority inside the hub user's state directory (/var/lib/lmcp): it belongs to that user.
+    const parent = process.getuid?.() === 0 ? ownerOf(dirname(o.dir)) : undefined;
+    const handTo = parent && (parent.uid !== 0 || parent.gid !== 0) ? parent : undefined;
+    if (handTo) for (const d of [o.dir, a.files.resolverDir]) chownSync(d, handTo.uid, handTo.gid);
     const operator = createOperator();
     const system = createAccount();
     const account = createAccount();
@@ -115,6 +119,7 @@ export class Authority {
     const hubJwt = await encodeUser("lmcp-hub", hubUser, account, { ...hubPermissions() });
     writeSecret(a.files.hubCreds, text(fmtCreds(hubJwt, hubUser)));
     await makeCertificates({ ca: a.files.ca, caKey: a.files.caKey, cert: a.files.serverCert, key: a.files.serverKey }, [...o.names, ...o.servers.map(hostOf)]);
+    if (handTo) for (const f of [a.files.ca, a.files.caKey, a.files.serverCert, a.files.serverKey]) chownSync(f, handTo.uid, handTo.gid);
     const state: FleetState = { v: 1, servers: o.servers, account: account.getPublicKey(), system_account: system.getPublicKey(), hosts: {}, pending: {}, revoked: {} };
     writeSecret(a.files.fleet, `${JSON.stringify(state, null, 2)}\n`);
     const operatorJwt = await encodeOperator("lmcp", operator, { system_account: system.getPublicKey() });
@@ -265,6 +270,9 @@ export class Authority {
     for (let i = 0; ; i++) {
       try {
         mkdirSync(this.files.lock, { mode: 0o700 });
+        // Root's lock in the hub user's authority: that user must be able to clear it if root's command dies.
+        const owner = process.getuid?.() === 0 ? ownerOf(this.dir) : undefined;
+        if (owner && (owner.uid !== 0 || owner.gid !== 0)) chownSync(this.files.lock, owner.uid, owner.gid);
         writeSecret(join(this.files.lock, "pid"), `${process.pid}\n`);
         return () => rmSync(this.files.lock, { recursive: true, force: true });
       } catch (err) {
@@ -332,12 +340,18 @@ resolver_preload: {
 `;
 }
 
-/** Writes a file readable by its owner only: temp beside it, fsync, rename (a crash leaves the old or the new). */
+/**
+ * Writes a file readable by its owner only: temp beside it, fsync, rename (a crash leaves the old or the new).
+ * Run as root on a file someone else owns (`sudo lmcp hub enroll` on a system hub's authority, owned by the lmcp
+ * user the hub runs as), the new file keeps that owner, or the hub could no longer read it.
+ */
 export function writeSecret(file: string, body: string): void {
   const tmp = `${file}.${randomBytes(4).toString("hex")}.tmp`;
   const fd = openSync(tmp, "wx", 0o600);
   try {
     writeSync(fd, body);
+    const owner = process.getuid?.() === 0 ? ownerOf(file) : undefined;
+    if (owner && (owner.uid !== 0 || owner.gid !== 0)) fchownSync(fd, owner.uid, owner.gid);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -348,6 +362,19 @@ export function writeSecret(file: string, body: string): void {
     unlinkSync(tmp);
     throw err;
   }
+}
+
+/** The file's owner, or (a file not written yet) its directory's. */
+function ownerOf(file: string): { uid: number; gid: number } | undefined {
+  for (const p of [file, dirname(file)]) {
+    try {
+      const st = statSync(p);
+      return { uid: st.uid, gid: st.gid };
+    } catch {
+      // not there yet
+    }
+  }
+  return undefined;
 }
 
 function seedOf(kp: KeyPair): string {

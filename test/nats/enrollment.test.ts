@@ -166,6 +166,19 @@ describe.skipIf(!natsServerBin || !Bun.which("openssl"))("a NATS fleet with enro
     }
   });
 
+  test.skipIf(process.getuid?.() !== 0)("an authority made and changed by root inside a service user's directory stays that user's", async () => {
+    const state = join(dir, "svc-state");
+    mkdirSync(state);
+    chownSync(state, 65534, 65534);
+    const svc = join(state, "fleet");
+    const init = await lmcp(["hub", "nats-init", "--dir", svc, "--url", "tls://127.0.0.1:1"]);
+    expect(init.code).toBe(0);
+    expect((await lmcp(["hub", "enroll", "svc-host", "--dir", svc])).code).toBe(0);
+    const files = ["", "fleet.json", "hub.creds", "system.creds", "account.nk", "operator.nk", "ca.pem", "ca-key.pem", "server.pem", "server-key.pem", "auth.conf", "nats-server.conf", "jwt"];
+    for (const f of files) expect([f, statSync(join(svc, f)).uid]).toEqual([f, 65534]);
+    expect(JSON.parse(readFileSync(join(svc, "fleet.json"), "utf8")).pending["svc-host"]).toBeDefined();
+  });
+
   test("an expired enrollment is refused, and a damaged token is told apart", async () => {
     const token = await enroll("delta");
     // The authority's record says when the token expires; age it (the NATS JWT has its own expiry too).
