@@ -7,13 +7,13 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
+  type BenchContext,
   type EraCall,
   type Proc,
-  type WrkResult,
   eraCall,
-  expectResult,
   fmt,
   freePort,
+  measureWrk,
   pingReady,
   settledRssMB,
   signed,
@@ -25,24 +25,6 @@ import {
   wrkPost,
 } from "./lib.ts";
 
-export interface ConsoleRow {
-  what: string;
-  measured: string;
-  reference: string;
-  ratio: string;
-  target: string;
-  pass: boolean;
-}
-
-export interface ConsoleBenchContext {
-  binary: string;
-  /** A bench/.work-* dir that run.ts removes afterwards. */
-  work: string;
-  runs: number;
-  seconds: number;
-  row(r: ConsoleRow): void;
-}
-
 const TOKEN = "bench-console-token";
 
 interface Server {
@@ -51,7 +33,7 @@ interface Server {
   p: Proc;
 }
 
-async function serve(c: ConsoleBenchContext, name: string, on: boolean): Promise<Server> {
+async function serve(c: BenchContext, name: string, on: boolean): Promise<Server> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/mcp`;
   const home = join(c.work, `console-${name}`);
@@ -135,16 +117,9 @@ function readCall(path: string): EraCall {
   return eraCall("2025", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "read_file", arguments: { path } } });
 }
 
-async function measure(url: string, call: EraCall, seconds: number, connections: number): Promise<WrkResult> {
-  await expectResult(url, TOKEN, call);
-  const lua = wrkPost(TOKEN, call.body, call.headers) + wrkLatencyHook;
-  await wrk(url, lua, { seconds: 1, connections });
-  const r = await wrk(url, lua, { seconds, connections });
-  if (r.errors) throw new Error(`wrk against ${url}: ${r.errors}`);
-  return r;
-}
+const measure = (url: string, call: EraCall, seconds: number, connections: number) => measureWrk(url, TOKEN, call, seconds, connections);
 
-export async function consoleRows(c: ConsoleBenchContext): Promise<void> {
+export async function consoleRows(c: BenchContext): Promise<void> {
   const small = join(c.work, "console-small.txt");
   writeFileSync(small, "hello from a small file\n");
   const call = readCall(small);

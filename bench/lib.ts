@@ -227,3 +227,43 @@ export async function settledRssMB(pid: number): Promise<number> {
     last = now;
   }
 }
+
+/** One line of the results table, as every bench module hands it to run.ts. */
+export interface BenchRow {
+  what: string;
+  measured: string;
+  reference: string;
+  ratio: string;
+  target: string;
+  pass: boolean;
+}
+
+/** What run.ts gives a bench module that adds rows (bench/nats.ts, bench/console.ts). */
+export interface BenchContext {
+  /** The compiled lmcp. */
+  binary: string;
+  /** A bench/.work-* dir that run.ts removes afterwards. */
+  work: string;
+  runs: number;
+  /** wrk seconds per run. */
+  seconds: number;
+  row(r: BenchRow): void;
+}
+
+/** One figure set for one endpoint: the call checked once, a 1 s wrk warm-up, then `seconds` under wrk; any failed request fails the bench. */
+export async function measureWrk(url: string, token: string, call: EraCall, seconds: number, connections: number): Promise<WrkResult> {
+  await expectResult(url, token, call);
+  const lua = wrkPost(token, call.body, call.headers) + wrkLatencyHook;
+  await wrk(url, lua, { seconds: 1, connections });
+  const r = await wrk(url, lua, { seconds, connections });
+  if (r.errors) throw new Error(`wrk against ${url} (${call.era} era): ${r.errors}`);
+  return r;
+}
+
+/** `runs` rounds over the targets in turn, so drift on a shared machine hits each alike. */
+export async function rounds<K extends string>(runs: number, targets: Record<K, () => Promise<WrkResult>>): Promise<Record<K, WrkResult[]>> {
+  const names = Object.keys(targets) as K[];
+  const out = Object.fromEntries(names.map((k) => [k, [] as WrkResult[]])) as Record<K, WrkResult[]>;
+  for (let i = 0; i < runs; i++) for (const k of names) out[k].push(await targets[k]());
+  return out;
+}

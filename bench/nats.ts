@@ -7,47 +7,25 @@ import { join } from "node:path";
 import { haproxyMissing, startHaproxy, type StartedHaproxy } from "../test/helpers/haproxy.ts";
 import { natsServerBin, startNatsCluster, type NatsCluster } from "../test/helpers/nats.ts";
 import {
+  type BenchContext,
   type EraCall,
   type Proc,
   type Stat,
   type WrkResult,
   bun,
   eraCall,
-  expectResult,
   fmt,
   freePort,
+  measureWrk,
   pingReady,
   repoRoot,
+  rounds as roundsOf,
   settledRssMB,
   signed,
   spread,
   startProcess,
   stat,
-  wrk,
-  wrkLatencyHook,
-  wrkPost,
 } from "./lib.ts";
-
-/** One line of the results table (the shape bench/run.ts prints). */
-export interface NatsRow {
-  what: string;
-  measured: string;
-  reference: string;
-  ratio: string;
-  target: string;
-  pass: boolean;
-}
-
-export interface NatsBenchContext {
-  /** The compiled lmcp. */
-  binary: string;
-  /** A bench/.work-* dir that run.ts removes afterwards. */
-  work: string;
-  runs: number;
-  /** wrk seconds per run. */
-  seconds: number;
-  row(r: NatsRow): void;
-}
 
 const HOST_TOKEN = "bench-token";
 const HUB_TOKEN = "hub-token";
@@ -60,14 +38,14 @@ const stoppers: (() => Promise<void>)[] = [];
 const clusters: NatsCluster[] = [];
 
 /** A process's own HOME-side dirs under the work dir: each gets its state dir (audit chains must not share a file). */
-const envFor = (ctx: NatsBenchContext, name: string, token: string) => ({
+const envFor = (ctx: BenchContext, name: string, token: string) => ({
   HOME: ctx.work,
   XDG_CONFIG_HOME: join(ctx.work, "config"),
   LMCP_STATE_DIR: join(ctx.work, `state-${name}`),
   LMCP_TOKEN: token,
 });
 
-async function lmcp(ctx: NatsBenchContext, name: string, argv: string[], token: string): Promise<{ url: string; p: Proc }> {
+async function lmcp(ctx: BenchContext, name: string, argv: string[], token: string): Promise<{ url: string; p: Proc }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/mcp`;
   const p = await startProcess([ctx.binary, ...argv, "--listen", `127.0.0.1:${port}`], envFor(ctx, name, token), pingReady(url, token));
@@ -76,7 +54,7 @@ async function lmcp(ctx: NatsBenchContext, name: string, argv: string[], token: 
 }
 
 /** `lmcp hub --nats`: no registry, and no approval asked for a fan-out to 1,000 hosts (nobody here to ask). */
-async function natsHub(ctx: NatsBenchContext, name: string, cluster: NatsCluster): Promise<{ url: string; p: Proc }> {
+async function natsHub(ctx: BenchContext, name: string, cluster: NatsCluster): Promise<{ url: string; p: Proc }> {
   const config = join(ctx.work, "nats-hub.toml");
   writeFileSync(config, "approve_above_hosts = 100000\n");
   return lmcp(ctx, name, ["hub", "--nats", cluster.urls, "--name", name, "--backends", join(ctx.work, "nats-no-backends.toml"), "--config", config], HUB_TOKEN);
@@ -106,30 +84,15 @@ async function hostsUp(url: string, count: number, tag?: string, timeoutMs = 15_
   }
 }
 
-/** A 1 s wrk warm-up, then `seconds` under wrk; any failed request fails the bench. */
-async function measure(ctx: NatsBenchContext, url: string, c: EraCall, connections: number): Promise<WrkResult> {
-  await expectResult(url, HUB_TOKEN, c);
-  const lua = wrkPost(HUB_TOKEN, c.body, c.headers) + wrkLatencyHook;
-  await wrk(url, lua, { seconds: 1, connections });
-  const r = await wrk(url, lua, { seconds: ctx.seconds, connections });
-  if (r.errors) throw new Error(`wrk against ${url}: ${r.errors}`);
-  return r;
-}
-
-/** RUNS rounds over the targets in turn, so drift on a shared machine hits each alike. */
-async function rounds<K extends string>(ctx: NatsBenchContext, targets: Record<K, () => Promise<WrkResult>>): Promise<Record<K, WrkResult[]>> {
-  const names = Object.keys(targets) as K[];
-  const out = Object.fromEntries(names.map((k) => [k, [] as WrkResult[]])) as Record<K, WrkResult[]>;
-  for (let i = 0; i < ctx.runs; i++) for (const k of names) out[k].push(await targets[k]());
-  return out;
-}
+const measure = (ctx: BenchContext, url: string, c: EraCall, connections: number) => measureWrk(url, HUB_TOKEN, c, ctx.seconds, connections);
+const rounds = <K extends string>(ctx: BenchContext, targets: Record<K, () => Promise<WrkResult>>) => roundsOf(ctx.runs, targets);
 const of = (rs: WrkResult[], key: "rps" | "p50_ms") => stat(rs.map((r) => r[key]));
 
 const readCall = (path: string): EraCall =>
   eraCall("2026-07-28", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "remote_read_file", arguments: { host: HOST, path } } });
 
 /** Rows 1 and 4: one `serve --nats` host, reached by a direct-mode hub over HTTP and by NATS hubs (alone, and two behind HAProxy). */
-async function overheadAndBalancing(ctx: NatsBenchContext): Promise<void> {
+async function overheadAndBalancing(ctx: BenchContext): Promise<void> {
   const cluster = await startNatsCluster(1);
   clusters.push(cluster);
   const small = join(ctx.work, "nats-small.txt");
@@ -203,7 +166,7 @@ async function simulate(cluster: NatsCluster): Promise<void> {
 }
 
 /** Rows 2 and 3: a fresh cluster and hub, its RSS with no hosts, then with 1,000 simulated ones, and the fan-out. */
-async function thousandHosts(ctx: NatsBenchContext): Promise<void> {
+async function thousandHosts(ctx: BenchContext): Promise<void> {
   const cluster = await startNatsCluster(1);
   clusters.push(cluster);
   const hub = await natsHub(ctx, "nats-hub-1000", cluster);
@@ -245,7 +208,7 @@ async function thousandHosts(ctx: NatsBenchContext): Promise<void> {
 }
 
 /** Every NATS row; skipped, saying why, without nats-server. Stops all it started. */
-export async function natsRows(ctx: NatsBenchContext): Promise<void> {
+export async function natsRows(ctx: BenchContext): Promise<void> {
   if (!natsServerBin) {
     console.log("SKIP  NATS rows: nats-server not found (/usr/sbin/nats-server): apt-get install nats-server");
     return;

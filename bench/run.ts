@@ -11,32 +11,32 @@ import { natsRows } from "./nats.ts";
 import { consoleRows } from "./console.ts";
 import { stuckBackend } from "../test/helpers/fixtures.ts";
 import {
-  type EraCall,
+  type BenchRow,
   type Era,
+  type EraCall,
   type Proc,
   type ToolCall,
   type WrkResult,
   benchDir,
   bun,
   eraCall,
-  expectResult,
   fmt,
   freePort,
   machineFacts,
+  measureWrk,
+  memoryMB,
   pingReady,
   repeat,
   repoRoot,
-  memoryMB,
-  signed,
+  requireWrk,
+  rounds as roundsOf,
   rssMB,
   settledRssMB,
-  requireWrk,
+  signed,
   spread,
   startProcess,
   stat,
   wrk,
-  wrkLatencyHook,
-  wrkPost,
 } from "./lib.ts";
 
 requireWrk();
@@ -57,16 +57,8 @@ const env = { HOME: work, LMCP_STATE_DIR: join(work, "state"), XDG_CONFIG_HOME: 
 const small = join(work, "small.txt");
 writeFileSync(small, "hello from a small file\n");
 
-interface Row {
-  what: string;
-  measured: string;
-  reference: string;
-  ratio: string;
-  target: string;
-  pass: boolean;
-}
-const rows: Row[] = [];
-const row = (r: Row) => {
+const rows: BenchRow[] = [];
+const row = (r: BenchRow) => {
   rows.push(r);
   console.log(`${r.pass ? "PASS" : "FAIL"}  ${r.what}: ${r.measured} vs ${r.reference} (${r.ratio}; target ${r.target})`);
 };
@@ -86,23 +78,8 @@ const readCall = (path: string, name = "read_file", extra: Record<string, unknow
   params: { name, arguments: { path, ...extra } },
 });
 
-/** One figure set for one endpoint: a 1 s wrk warm-up, then SECONDS under wrk; any failed request fails the bench. */
-async function measure(url: string, token: string, call: EraCall, connections: number): Promise<WrkResult> {
-  await expectResult(url, token, call);
-  const lua = wrkPost(token, call.body, call.headers) + wrkLatencyHook;
-  await wrk(url, lua, { seconds: 1, connections });
-  const r = await wrk(url, lua, { seconds: SECONDS, connections });
-  if (r.errors) throw new Error(`wrk against ${url} (${call.era} era): ${r.errors}`);
-  return r;
-}
-
-/** RUNS rounds over the targets in turn, so drift on a shared machine hits each alike. */
-async function rounds<K extends string>(targets: Record<K, () => Promise<WrkResult>>): Promise<Record<K, WrkResult[]>> {
-  const names = Object.keys(targets) as K[];
-  const out = Object.fromEntries(names.map((k) => [k, [] as WrkResult[]])) as Record<K, WrkResult[]>;
-  for (let i = 0; i < RUNS; i++) for (const k of names) out[k].push(await targets[k]());
-  return out;
-}
+const measure = (url: string, token: string, call: EraCall, connections: number) => measureWrk(url, token, call, SECONDS, connections);
+const rounds = <K extends string>(targets: Record<K, () => Promise<WrkResult>>) => roundsOf(RUNS, targets);
 const of = (rs: WrkResult[], key: "rps" | "p50_ms" | "p99_ms") => stat(rs.map((r) => r[key]));
 
 /** A reference server (argv + PORT TOKEN), ready once it answers a 2025-era read_file call. */
