@@ -1,10 +1,10 @@
 // `lmcp hub add`: checks one host as the hub's registry loader would, then appends it
 // as a [[backend]] table to backends.toml, keeping the file's text, and replaces it atomically.
-import { readFileSync, statSync, type Stats } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError } from "../config/file.ts";
 import { locateBackendsFile } from "../config/hub.ts";
-import { rewriteFile } from "../config/rewrite.ts";
+import { readForRewrite, rewriteFile } from "../config/rewrite.ts";
 import { parseTokens, tokenFileTooOpen } from "../config/tokens.ts";
 import { type BackendEntry, backendSchema, parseRegistry, resolveBackend } from "../hub/registry.ts";
 import { lmcpCommandName } from "../version.ts";
@@ -31,6 +31,9 @@ created (mode 0600, directory 0700) if absent. A running hub reads it on SIGHUP.
 ssh_port, ssh_options and allowed_paths: edit the table in the file (see its comments).
 `;
 
+/** What to do when the registry cannot be read or written. */
+const OWNER_FIX = "run as the file's owner (sudo for /etc/lmcp), or pass --backends FILE";
+
 /** Which flag set each registry key, so a schema error names what the user typed. */
 const flagOf: Record<string, string> = { name: "NAME", url: "--url", token_file: "--token-file", ssh: "--ssh", tags: "--tag" };
 
@@ -48,18 +51,6 @@ function backendTable(e: BackendEntry): string {
   if (e.ssh !== undefined) lines.push(`ssh = ${tomlString(e.ssh)}`);
   if (e.tags?.length) lines.push(`tags = [${e.tags.map(tomlString).join(", ")}]`);
   return `${lines.join("\n")}\n`;
-}
-
-/** The registry's current text and file status; "" and undefined when it does not exist yet. */
-function readRegistry(file: string): { text: string; stat: Stats | undefined } {
-  try {
-    return { text: readFileSync(file, "utf8"), stat: statSync(file) };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { text: "", stat: undefined };
-    if (code === "EACCES") throw new ConfigError(`hub add: cannot read ${file} (permission denied); run as its owner (sudo for /etc/lmcp), or pass --backends FILE`);
-    throw new ConfigError(`hub add: cannot read ${file}: ${(err as Error).message}`);
-  }
 }
 
 /** The token file must already hold the backend's token: a fresh one would only be refused by that server. */
@@ -124,7 +115,7 @@ export function hubAddCommand(argv: string[]): number {
   }
   const name = positionals[0]!;
   const file = locateBackendsFile(values);
-  const { text, stat } = readRegistry(file);
+  const { text, stat } = readForRewrite(file, "hub add", OWNER_FIX);
   let existing: ReturnType<typeof parseRegistry>;
   try {
     existing = parseRegistry(text, file);
@@ -141,7 +132,7 @@ export function hubAddCommand(argv: string[]): number {
   // The written file must read back as the old entries plus this one, or nothing is written.
   const reread = parseRegistry(next, file).map((e) => e.entry);
   if (JSON.stringify(reread) !== JSON.stringify([...existing.map((e) => e.entry), entry])) throw new Error(`the new ${file} would not read back as written; nothing was added`);
-  rewriteFile(file, next, stat, text, "hub add", "run as the file's owner (sudo for /etc/lmcp), or pass --backends FILE");
+  rewriteFile(file, next, stat, text, "hub add", OWNER_FIX);
 
   if (entry.token_file && tokenFileTooOpen(entry.token_file)) {
     process.stderr.write(`lmcp: warning: ${entry.token_file} is readable by group or others; chmod 600 it (the token opens a shell on ${name})\n`);

@@ -2,11 +2,11 @@
 // enroll` printed: gets the host's own credentials, writes them (0600) beside
 // lmcp.toml with the fleet's CA, and sets name, tags, nats, nats_creds and
 // nats_ca in lmcp.toml, keeping the rest of the file as it was.
-import { chmodSync, chownSync, existsSync, readFileSync, statSync, type Stats } from "node:fs";
+import { chmodSync, chownSync, statSync, type Stats } from "node:fs";
 import { dirname, join } from "node:path";
 import { ConfigError, loadConfigFile } from "../config/file.ts";
 import { defaultConfigFile, isSystemService, systemDir, userConfigDir } from "../config/paths.ts";
-import { rewriteFile } from "../config/rewrite.ts";
+import { readForRewrite, rewriteFile } from "../config/rewrite.ts";
 import { serveFileSchema } from "../config/server.ts";
 import { writeSecret } from "../nats/authority.ts";
 import { decodeJoinToken, join as joinFleet } from "../nats/enrollment.ts";
@@ -31,6 +31,9 @@ lmcp serve (systemctl restart lmcp) and the hub lists the host.
 Run it as the user lmcp serve runs as (root for the packaged service).
 `;
 
+/** What to do when lmcp.toml cannot be read or written. */
+const OWNER_FIX = `run as the user lmcp serve runs as (sudo for ${systemDir}), or pass --config FILE`;
+
 /** The keys join sets; any earlier top-level line for one of them is replaced. */
 const KEYS = ["name", "tags", "nats", "nats_creds", "nats_ca"] as const;
 
@@ -48,7 +51,7 @@ export async function joinCommand(argv: string[]): Promise<number> {
   const dir = dirname(configFile);
   const credsFile = join(dir, "nats.creds");
   const caFile = join(dir, "nats-ca.pem");
-  const before = readConfig(configFile);
+  const before = readForRewrite(configFile, "join", OWNER_FIX);
   // Check the edit is possible before using the token up: a bad file would otherwise cost the operator a new token.
   const next = (joined: { name: string; tags: string[]; servers: string[] }) => withKeys(before.text, configFile, joined, credsFile, caFile);
   next({ name: token.name, tags: token.tags, servers: token.servers });
@@ -62,7 +65,7 @@ export async function joinCommand(argv: string[]): Promise<number> {
   const tokenFile = statOr(join(dir, "token"));
   if (tokenFile) shareOwner([credsFile, caFile], tokenFile);
   else if (before.stat) shareOwner([credsFile, caFile], before.stat);
-  rewriteFile(configFile, next(joined), before.stat, before.text, "join", `run as the user lmcp serve runs as (sudo for ${systemDir})`);
+  rewriteFile(configFile, next(joined), before.stat, before.text, "join", OWNER_FIX);
   process.stdout.write(`Joined the fleet as ${joined.name}${joined.tags.length ? ` (tags ${joined.tags.join(", ")})` : ""}.
 Wrote ${credsFile} and ${caFile}, and updated ${configFile}.
 Now restart lmcp serve (systemctl restart lmcp, or ${lmcpCommandName} serve --config ${configFile}); the hub lists ${joined.name} once it connects.
@@ -87,15 +90,6 @@ function statOr(file: string): Stats | undefined {
     return statSync(file);
   } catch {
     return undefined;
-  }
-}
-
-function readConfig(file: string): { text: string; stat: Stats | undefined } {
-  if (!existsSync(file)) return { text: "", stat: undefined };
-  try {
-    return { text: readFileSync(file, "utf8"), stat: statSync(file) };
-  } catch (err) {
-    throw new ConfigError(`join: cannot read ${file}: ${(err as Error).message}; run as the user lmcp serve runs as, or pass --config FILE`);
   }
 }
 

@@ -1,11 +1,11 @@
 // Settings of `lmcp hub`: the shared server settings plus the registry path,
 // probe timings, SSH limits and the inventory sources (flag > environment > file > default).
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { ConfigError, loadConfigFile } from "./file.ts";
 import { defaultBackendsFile } from "./paths.ts";
-import { type CommonFlagValues, type ServerSettings, commonFileShape, locateConfig, resolveCommon } from "./server.ts";
+import { type CommonFlagValues, type ServerSettings, commonFileShape, locateConfig, pathFrom, resolveCommon } from "./server.ts";
 
 const positive = z.number().positive();
 
@@ -85,13 +85,6 @@ function envSeconds(name: string): number | undefined {
   return n;
 }
 
-function authorityFrom(flag: string | undefined, key: string | undefined, configFile: string | undefined): string | undefined {
-  const v = flag ?? (process.env.LMCP_NATS_AUTHORITY || undefined);
-  if (v !== undefined) return resolve(expandHome(v));
-  if (key === undefined) return undefined;
-  return configFile ? resolve(dirname(configFile), expandHome(key)) : resolve(expandHome(key));
-}
-
 /** The registry path: --backends > LMCP_HUB_BACKENDS > `backends` in hub.toml > the default (src/config/paths.ts). */
 function backendsFileFrom(flag: string | undefined, file: { backends?: string | undefined }): string {
   return resolve(flag ?? (process.env.LMCP_HUB_BACKENDS || undefined) ?? file.backends ?? defaultBackendsFile());
@@ -141,7 +134,7 @@ export function resolveHubSettings(flags: CommonFlagValues & { backends?: string
   return {
     ...resolveCommon("hub", flags, file, configFile),
     backendsFile: backendsFileFrom(flags.backends, file),
-    natsAuthority: authorityFrom(flags["nats-authority"], file.nats_authority, configFile),
+    natsAuthority: pathFrom(flags["nats-authority"], "LMCP_NATS_AUTHORITY", file.nats_authority, configFile, expandHome),
     inventory: inventoryFrom(file, configFile),
     policy,
     probeTimeoutMs: s("LMCP_HUB_PROBE_TIMEOUT", file.probe_timeout_s, 3),

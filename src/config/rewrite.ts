@@ -1,10 +1,25 @@
 // Replaces a config file's text the safe way for `lmcp hub add` and `lmcp join`:
 // a temp file beside it with the same mode and owner, fsync, a check that no one
 // else changed the file meanwhile, rename, then fsync of the directory.
-import { closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, unlinkSync, writeSync, type Stats } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "../crypto.ts";
 import { ConfigError } from "./file.ts";
+
+/**
+ * A file's text and status before rewriteFile replaces it; "" and undefined when it does not exist yet.
+ * `who` starts error messages; `fix` says what to do when it cannot be read.
+ */
+export function readForRewrite(file: string, who: string, fix: string): { text: string; stat: Stats | undefined } {
+  try {
+    return { text: readFileSync(file, "utf8"), stat: statSync(file) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { text: "", stat: undefined };
+    if (code === "EACCES") throw new ConfigError(`${who}: cannot read ${file} (permission denied); ${fix}`);
+    throw new ConfigError(`${who}: cannot read ${file}: ${(err as Error).message}; ${fix}`);
+  }
+}
 
 /**
  * Replaces (or creates, when `stat` is undefined) `file` with `text`, provided it still holds `before`.

@@ -262,12 +262,18 @@ export function resolveCommon(role: Role, flags: CommonFlagValues, file: CommonF
   };
 }
 
-/** flag > environment > config key, as an absolute path (a key's relative path is from its config file's directory). */
-function pathFrom(flag: string | undefined, envName: string, key: string | undefined, configFile: string | undefined): string | undefined {
+/** flag > environment > config key, as an absolute path (a key's relative path is from its config file's directory); `expand` first (~). */
+export function pathFrom(
+  flag: string | undefined,
+  envName: string,
+  key: string | undefined,
+  configFile: string | undefined,
+  expand: (p: string) => string = (p) => p,
+): string | undefined {
   const v = flag ?? env(envName);
-  if (v !== undefined) return resolve(v);
+  if (v !== undefined) return resolve(expand(v));
   if (key === undefined) return undefined;
-  return configFile ? resolve(dirname(configFile), key) : resolve(key);
+  return configFile ? resolve(dirname(configFile), expand(key)) : resolve(expand(key));
 }
 
 /** LMCP_CONSOLE > `console` in the config file > on. */
