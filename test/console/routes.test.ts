@@ -4,7 +4,10 @@
 // stop's refusal through the MCP handlers, a slow SSE reader dropped, and the
 // per-call view (head and tail of a real shell call's output, its spool file).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AuditEntry } from "../../src/audit/audit_log.ts";
 import { Activity } from "../../src/console/activity.ts";
 import { openConsole } from "../../src/console/console.ts";
@@ -17,7 +20,7 @@ import type { ConsoleContext, ConsoleHandler } from "../../src/http/listen.ts";
 import type { RequestLog } from "../../src/http/log.ts";
 import { toolHandlers } from "../../src/mcp/server.ts";
 import { listDir } from "../../src/tools/list_dir.ts";
-import { waitFor } from "../helpers/server.ts";
+import { startServer, waitFor } from "../helpers/server.ts";
 import { consoleLogin } from "../helpers/console.ts";
 
 const FULL = `full-${crypto.randomUUID()}`;
@@ -26,6 +29,9 @@ const auth = new BearerAuth([
   { token: FULL, scope: "full", name: "operator" },
   { token: RO, scope: "read-only", name: "watcher" },
 ]);
+
+/** What the MCP layer hands a tool handler, for calls made straight to toolHandlers (no HTTP, no client). */
+const callExtra = () => ({ mcpReq: { signal: new AbortController().signal, _meta: undefined, envelope: undefined, requestState: () => undefined }, http: undefined }) as unknown as Parameters<ReturnType<typeof toolHandlers>["call"]>[1];
 
 const audited: AuditEntry[] = [];
 const kills: string[] = [];
@@ -203,7 +209,7 @@ describe("pieces", () => {
     const handlers = toolHandlers({ name: "t", title: "t", version: "0", instructions: "", tools: [listDir], context: { limits: { maxOutputBytes: 1024, maxReadBytes: 1024, maxTimeoutS: 10 }, stateDir: "/nonexistent" }, ...hooks.mcpHooks });
     hooks.stop.consoleUrl = "http://127.0.0.1:1/ui";
     hooks.stop.stop("operator");
-    const extra = { mcpReq: { signal: new AbortController().signal, _meta: undefined, envelope: undefined, requestState: () => undefined }, http: undefined } as unknown as Parameters<typeof handlers.call>[1];
+    const extra = callExtra();
     const r = (await handlers.call({ params: { name: "list_dir", arguments: { path: "/" } } }, extra)) as { isError?: boolean; content: { text: string }[] };
     expect(r.isError).toBe(true);
     expect(r.content[0]!.text).toContain("paused all agents from the lmcp console");
@@ -244,10 +250,6 @@ describe("pieces", () => {
 
 describe("settings", () => {
   test("console = false turns /ui off (404); on by default on loopback, with its assets embedded", async () => {
-    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const { startServer } = await import("../helpers/server.ts");
     const dir = mkdtempSync(join(tmpdir(), "lmcp-console-off-"));
     writeFileSync(join(dir, "lmcp.toml"), "console = false\n");
     const off = await startServer({ args: ["--config", join(dir, "lmcp.toml")] });
@@ -267,16 +269,12 @@ describe("settings", () => {
 });
 
 describe("per-call view", () => {
-  const { mkdtempSync, rmSync, readFileSync } = require("node:fs") as typeof import("node:fs");
-  const { tmpdir } = require("node:os") as typeof import("node:os");
-  const { join } = require("node:path") as typeof import("node:path");
   let dir: string;
   let pc: ReturnType<typeof openConsole>;
   let pcHandler: ConsoleHandler;
   let pcServer: Bun.Server<undefined>;
   let pcBase: string;
   let handlers: ReturnType<typeof toolHandlers>;
-  const extra = () => ({ mcpReq: { signal: new AbortController().signal, _meta: undefined, envelope: undefined, requestState: () => undefined }, http: undefined }) as unknown as Parameters<typeof handlers.call>[1];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "lmcp-console-call-"));
@@ -296,7 +294,7 @@ describe("per-call view", () => {
   });
 
   const shellCall = async (command: string) => {
-    const r = (await handlers.call({ params: { name: "shell", arguments: { command } } }, extra())) as { structuredContent: Record<string, unknown>; content: unknown };
+    const r = (await handlers.call({ params: { name: "shell", arguments: { command } } }, callExtra())) as { structuredContent: Record<string, unknown>; content: unknown };
     if (!r.structuredContent) throw new Error(`shell failed: ${JSON.stringify(r.content)}`);
     const seq = pc.activity.recent({ tool: "shell" }, 1)[0]!.seq;
     return { seq, data: r.structuredContent };
@@ -373,9 +371,6 @@ describe("per-call view", () => {
 });
 
 describe("the kill list: foreground shell commands and PTY sessions (serve, through its own tools)", () => {
-  const { mkdtempSync, rmSync } = require("node:fs") as typeof import("node:fs");
-  const { tmpdir } = require("node:os") as typeof import("node:os");
-  const { join } = require("node:path") as typeof import("node:path");
   let dir: string;
   let k: ReturnType<typeof openConsole>;
   let kHandler: ConsoleHandler;
@@ -383,7 +378,6 @@ describe("the kill list: foreground shell commands and PTY sessions (serve, thro
   let kBase: string;
   let handlers: ReturnType<typeof toolHandlers>;
   const pids: number[] = [];
-  const extra = () => ({ mcpReq: { signal: new AbortController().signal, _meta: undefined, envelope: undefined, requestState: () => undefined }, http: undefined }) as unknown as Parameters<typeof handlers.call>[1];
   type Result = { isError?: boolean; content: { text: string }[]; structuredContent: Record<string, unknown> };
 
   beforeAll(async () => {
@@ -415,7 +409,7 @@ describe("the kill list: foreground shell commands and PTY sessions (serve, thro
   test("a running shell command is listed; a read-only kill is refused; kill ends it and its call returns with the signal, audited", async () => {
     const marker = `fg-${crypto.randomUUID().slice(0, 8)}`;
     const pidFile = join(dir, "fg.pid");
-    const call = handlers.call({ params: { name: "shell", arguments: { command: `echo $$ > ${pidFile}; : ${marker}; exec sleep 300` } } }, extra()) as Promise<Result>;
+    const call = handlers.call({ params: { name: "shell", arguments: { command: `echo $$ > ${pidFile}; : ${marker}; exec sleep 300` } } }, callExtra()) as Promise<Result>;
     const { waitForPidFile, pidAlive } = await import("../helpers/server.ts");
     const pid = await waitForPidFile(pidFile);
     pids.push(pid);
@@ -441,7 +435,7 @@ describe("the kill list: foreground shell commands and PTY sessions (serve, thro
 
   test("a PTY session is listed and closed from the console", async () => {
     const marker = `pty-${crypto.randomUUID().slice(0, 8)}`;
-    const started = (await handlers.call({ params: { name: "session_start", arguments: { command: `: ${marker}; exec sleep 300` } } }, extra())) as Result;
+    const started = (await handlers.call({ params: { name: "session_start", arguments: { command: `: ${marker}; exec sleep 300` } } }, callExtra())) as Result;
     expect(started.isError).toBeUndefined();
     const sessionId = String(started.structuredContent.session_id);
     const pid = Number(started.structuredContent.pid);
@@ -453,7 +447,7 @@ describe("the kill list: foreground shell commands and PTY sessions (serve, thro
     expect(await closed.text()).toContain(`closed session ${sessionId}`);
     const { processGone } = await import("../helpers/server.ts");
     await waitFor(`session ${sessionId}'s program (pid ${pid}) to end`, () => (processGone(pid) ? true : undefined));
-    const list = (await handlers.call({ params: { name: "session_list", arguments: {} } }, extra())) as Result;
+    const list = (await handlers.call({ params: { name: "session_list", arguments: {} } }, callExtra())) as Result;
     expect(JSON.stringify(list.structuredContent)).not.toContain(sessionId);
     expect(k.activity.recent({ tool: "console/kill" }, 1)[0]).toMatchObject({ what: `close session ${sessionId}`, outcome: "ok" });
   });
