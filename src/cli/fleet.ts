@@ -177,10 +177,10 @@ export async function revokeCommand(argv: string[]): Promise<number> {
 
 /** Every hub marks the host down now rather than after its missed heartbeats. */
 async function tellHubs(a: Authority, name: string): Promise<void> {
-  const { connect, credsAuthenticator } = await import("@nats-io/transport-node");
+  const { connectOnce } = await import("../nats/connection.ts");
   const { revokedSubject } = await import("../nats/subjects.ts");
   try {
-    const nc = await connect({ servers: a.servers, authenticator: credsAuthenticator(a.hubCreds()), tls: { ca: a.ca() }, timeout: 5000, maxReconnectAttempts: 0 });
+    const nc = await connectOnce(a.servers, "lmcp hub revoke", a.hubCreds(), a.ca(), 5000);
     nc.publish(revokedSubject, JSON.stringify({ name }));
     await nc.flush();
     await nc.close();

@@ -62,6 +62,22 @@ export async function openNats(servers: string[], name: string, onReconnect: () 
   return nc;
 }
 
+/**
+ * A short-lived connection for one errand (a join, a revocation push, a notice to the hubs): TLS against `ca`, the
+ * given credentials, no reconnecting (a failure is the errand's to report), and `timeoutMs` to connect.
+ */
+export function connectOnce(servers: string[], name: string, creds: Uint8Array, ca: string, timeoutMs: number, inboxPrefix?: string): Promise<NatsConnection> {
+  return connect({
+    servers,
+    name,
+    authenticator: credsAuthenticator(creds),
+    tls: { ca },
+    timeout: timeoutMs,
+    maxReconnectAttempts: 0,
+    ...(inboxPrefix ? { inboxPrefix } : {}),
+  });
+}
+
 /** host:port of a server URL, never its credentials. */
 export function hostPort(server: string): string {
   try {

@@ -7,12 +7,12 @@
 // subjects; a hub holding the fleet authority answers and consumes the
 // enrollment, so a token works once.
 import { createUser, fmtCreds, fromSeed, parseCreds } from "@nats-io/jwt";
-import { type NatsConnection, type Subscription, connect, credsAuthenticator } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { z } from "zod";
 import { ConfigError } from "../config/file.ts";
 import { logEvent } from "../http/log.ts";
 import { type Authority, Refusal, joinStatement } from "./authority.ts";
-import { hostPort } from "./connection.ts";
+import { connectOnce, hostPort } from "./connection.ts";
 import { enrollAll, enrollInbox, enrollSubject } from "./subjects.ts";
 import { jsonOf } from "./wire.ts";
 
@@ -82,15 +82,7 @@ export async function join(token: JoinToken): Promise<Joined> {
   const where = token.servers.map(hostPort).join(", ");
   let nc: NatsConnection;
   try {
-    nc = await connect({
-      servers: token.servers,
-      name: `lmcp join ${token.name}`,
-      authenticator: credsAuthenticator(new TextEncoder().encode(token.creds)),
-      tls: { ca: token.ca },
-      inboxPrefix: enrollInbox(token.name),
-      timeout: 10_000,
-      maxReconnectAttempts: 0,
-    });
+    nc = await connectOnce(token.servers, `lmcp join ${token.name}`, new TextEncoder().encode(token.creds), token.ca, 10_000, enrollInbox(token.name));
   } catch (err) {
     const m = (err as Error).message;
     const why = /authori[sz]ation|authentication|expired/i.test(m)
@@ -171,7 +163,7 @@ export function answerEnrollments(nc: NatsConnection, authority: Authority, push
 
 /** Sends the fleet account's JWT to NATS with the system account's credentials; every node of a cluster takes it. */
 export async function pushAccount(servers: string[], systemCreds: Uint8Array, ca: string, accountJwt: string): Promise<void> {
-  const nc = await connect({ servers, name: "lmcp authority", authenticator: credsAuthenticator(systemCreds), tls: { ca }, timeout: 10_000, maxReconnectAttempts: 0 });
+  const nc = await connectOnce(servers, "lmcp authority", systemCreds, ca, 10_000);
   try {
     const msg = await nc.request("$SYS.REQ.CLAIMS.UPDATE", accountJwt, { timeout: 10_000 });
     const r = jsonOf(msg.data) as { error?: { description?: string }; data?: { code?: number; message?: string } } | undefined;
