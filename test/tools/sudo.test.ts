@@ -5,9 +5,9 @@
 // and types the password there (never into the call). Needs root, sudo,
 // useradd and setpriv; it removes the user and its sudoers file afterwards.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { sudoCommand } from "../../src/tools/sudo.ts";
 import { repoRoot, startServer, lmcpCommand, waitFor } from "../helpers/server.ts";
@@ -53,10 +53,28 @@ describe.skipIf(!canSudo)("as root", () => {
   });
 });
 
+/**
+ * Whether a user other than root can run lmcp from where it is: every file of its command line readable and every
+ * directory above it searchable by others. A clone made inside a private directory (mktemp -d is 0700) is not.
+ */
+function othersCanRun(files: string[]): boolean {
+  for (const f of files) {
+    let p = realpathSync(f);
+    if ((statSync(p).mode & 0o004) === 0) return false;
+    for (p = dirname(p); ; p = dirname(p)) {
+      if ((statSync(p).mode & 0o001) === 0) return false;
+      if (p === "/") break;
+    }
+  }
+  return true;
+}
+
 const canMakeUser = canSudo && have("useradd") && have("userdel") && have("chpasswd") && have("setpriv");
 if (isRoot && !canMakeUser) console.warn("skipping the sudo password tests: they need sudo, useradd, userdel, chpasswd and setpriv");
+const testUserCanRun = canMakeUser && othersCanRun(lmcpCommand());
+if (canMakeUser && !testUserCanRun) console.warn(`skipping the sudo password tests: they run lmcp as a new user, who cannot read ${lmcpCommand().join(" ")} (a directory above it is private); clone into a directory others can enter`);
 
-describe.skipIf(!canMakeUser)("a password, asked on lmcp's own page", () => {
+describe.skipIf(!testUserCanRun)("a password, asked on lmcp's own page", () => {
   const user = `lmcpsudo${Math.floor(Math.random() * 1e6)}`;
   const password = `pw-${crypto.randomUUID()}`;
   const sudoers = `/etc/sudoers.d/lmcp-test-${user}`;
@@ -81,6 +99,8 @@ describe.skipIf(!canMakeUser)("a password, asked on lmcp's own page", () => {
     const cmd = lmcpCommand();
     proc = Bun.spawn(["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--init-groups", "--", ...cmd, "serve", "--listen", "127.0.0.1:0", "--token-file", join(home, "token")], {
       env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, USER: user, LMCP_STATE_DIR: join(home, "state"), XDG_CONFIG_HOME: join(home, ".config") },
+      // The test user's own directory: the one the tests run in may be private to root.
+      cwd: home,
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
